@@ -1,0 +1,348 @@
+"""One typed configuration tree shared by every CLI and by Ray Tune.
+
+A run is described by :class:`Config` (dataclasses). It loads from YAML, takes dotted overrides (``--set rl.lr=1e-5``)
+and is validated on load: an unknown key, a wrong type or an out-of-range value raises one :class:`UserError` that names
+the key. Tune search spaces address the same dotted keys (``rewards.imitation.weight``).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from dance_rl.errors import UserError
+
+
+def _f(default, *, lo=None, hi=None, choices=None, doc=""):
+    """A field with validation metadata (inclusive bounds, allowed values)."""
+    kw = {"default_factory": (lambda d=default: copy.deepcopy(d))} if isinstance(default, (dict, list)) else {"default": default}
+    return field(metadata={"lo": lo, "hi": hi, "choices": choices, "doc": doc}, **kw)
+
+
+@dataclass
+class DataConfig:
+    source: str = _f("demo", doc="'demo' (built-in corpus) or 'aistpp:/path/to/aist_plusplus'")
+    cache_dir: str = _f(".cache/dance_rl", doc="demo corpus, music features and the cached base model live here")
+    fps: int = _f(30, lo=1)
+    window_frames: int = _f(150, lo=8)
+    train_stride_s: float = _f(0.5, lo=0.01)
+    test_stride_s: float = _f(2.5, lo=0.01)
+    max_clips: int = _f(0, lo=0, doc="0 = all clips")
+
+
+MODEL_PRESETS = {
+    "demo": dict(latent_dim=128, ff_size=256, num_layers=2, num_heads=4),
+    "edge": dict(latent_dim=512, ff_size=1024, num_layers=8, num_heads=8),
+}
+
+
+@dataclass
+class ModelConfig:
+    preset: str = _f("demo", choices=tuple(MODEL_PRESETS), doc="fills the sizes below unless they are set explicitly")
+    latent_dim: int = _f(128, lo=8)
+    ff_size: int = _f(256, lo=8)
+    num_layers: int = _f(2, lo=1)
+    num_heads: int = _f(4, lo=1)
+    dropout: float = _f(0.1, lo=0.0, hi=0.9)
+    cond_dim: int = _f(35, choices=(35, 4800), doc="35 = EDGE baseline librosa features, 4800 = Jukebox")
+    seq_len: int = _f(150, lo=8)
+    nfeats: int = _f(151, choices=(151,))
+
+
+@dataclass
+class DiffusionConfig:
+    timesteps: int = _f(1000, lo=10)
+    ddim_steps: int = _f(50, lo=2)
+    eta: float = _f(1.0, lo=0.0, hi=1.0)
+    guidance_weight: float = _f(2.0, lo=0.0)
+    cond_drop_prob: float = _f(0.25, lo=0.0, hi=1.0)
+    clip_denoised: bool = _f(True)
+    fgd_guidance: bool = _f(False, doc="test-time foot-ground guidance at the last DDIM step")
+
+
+@dataclass
+class PretrainConfig:
+    lr: float = _f(4e-4, lo=0.0)
+    weight_decay: float = _f(0.02, lo=0.0)
+    batch_size: int = _f(64, lo=1)
+    steps: int = _f(1500, lo=1)
+    ema_decay: float = _f(0.999, lo=0.0, hi=1.0)
+    checkpoint_every: int = _f(500, lo=1)
+    seed: int = _f(0)
+    max_minutes: float = _f(5.0, lo=0.0, doc="stop early after this much wall time (0 = no limit)")
+
+
+@dataclass
+class SimConfig:
+    physics_hz: int = _f(240, lo=30)
+    control_hz: int = _f(60, lo=10)
+    termination_head_height: float = _f(0.3, lo=0.0)
+    residual_force_limit: float = _f(1000.0, lo=0.0, doc="N; bound of the residual root force")
+    num_threads: int = _f(2, lo=1)
+
+
+@dataclass
+class RewardTerm:
+    weight: float = _f(0.0, lo=0.0)
+
+
+def _term(w: float):
+    return field(default_factory=lambda: RewardTerm(weight=w), metadata={"doc": "reward term"})
+
+
+@dataclass
+class RewardsConfig:
+    """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
+    imitation: RewardTerm = _term(0.51)
+    antifreeze: RewardTerm = _term(0.49)
+    fgd: RewardTerm = _term(0.01)
+    phymotion: RewardTerm = _term(0.0)
+    learned: RewardTerm = _term(0.0)
+
+
+@dataclass
+class RLConfig:
+    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"))
+    iterations: int = _f(30, lo=1)
+    conditions_per_iter: int = _f(4, lo=1, doc="music windows sampled per iteration")
+    samples_per_condition: int = _f(4, lo=1, doc="Skeleton2Stage: 4")
+    ddim_steps: int = _f(0, lo=0, doc="0 = diffusion.ddim_steps")
+    lr: float = _f(1e-5, lo=0.0, doc="paper: 1e-6 for the full EDGE model")
+    weight_decay: float = _f(0.01, lo=0.0)
+    grad_clip: float = _f(1.0, lo=0.0)
+    ema_decay: float = _f(0.99, lo=0.0, hi=1.0)
+    adv_clip: float = _f(5.0, lo=0.0)
+    tracker_buffer: int = _f(32, lo=1)
+    tracker_min_count: int = _f(16, lo=1)
+    clip_range: float = _f(0.2, lo=0.0)
+    inner_epochs: int = _f(1, lo=1)
+    kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
+    lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
+    seed: int = _f(0)
+    checkpoint_every: int = _f(10, lo=1)
+    render_every: int = _f(0, lo=0, doc="0 = never")
+
+
+@dataclass
+class ClusterConfig:
+    address: Optional[str] = _f(None, doc="Ray address; None = RAY_ADDRESS or a local cluster")
+    num_samplers: int = _f(1, lo=1)
+    num_reward_actors: int = _f(1, lo=1)
+    sampler_gpus: float = _f(0.0, lo=0.0)
+    learner_gpus: float = _f(0.0, lo=0.0)
+    sampler_cpus: float = _f(1.0, lo=0.0)
+    learner_cpus: float = _f(1.0, lo=0.0)
+    reward_cpus: float = _f(1.0, lo=0.0)
+    reward_threads: int = _f(1, lo=1)
+    sim_resource: str = _f("auto", choices=("auto", "require", "off"), doc="custom 'sim' resource for reward actors")
+    chunk_size: int = _f(4, lo=1, doc="samples per sampler→reward chunk")
+    max_restarts: int = _f(3, lo=0)
+
+
+@dataclass
+class TuneConfig:
+    name: str = _f("dance_rl_sweep")
+    storage_path: str = _f("runs/tune")
+    search_space: dict = _f({}, doc="dotted key -> {grid: [...]} | {choice: [...]} | {uniform: [lo, hi]}")
+    num_samples: int = _f(1, lo=1)
+    max_concurrent_trials: int = _f(0, lo=0, doc="0 = as many as resources allow")
+    metric: str = _f("objective")
+    mode: str = _f("max", choices=("max", "min"))
+    scheduler: str = _f("none", choices=("none", "asha"))
+    objective: dict = _f({"imitation": 1.0, "fgd": 1.0, "antifreeze": 1.0}, doc="weights of reported means in the objective")
+
+
+@dataclass
+class EvalConfig:
+    seconds: float = _f(20.0, lo=1.0)
+    num_music: int = _f(2, lo=1, doc="fixed evaluation set size (music windows)")
+    smpl_dir: Optional[str] = _f(None, doc="folder with SMPL model files, for mesh-based metrics")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self
+        for part in dotted.split("."):
+            node = getattr(node, part)
+        return node
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Loading, overriding, validating
+
+
+def _check_value(key: str, f: dataclasses.Field, tp, value):
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"config key '{key}': expected true/false, got {value!r}")
+    elif tp is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise UserError(f"config key '{key}': expected an integer, got {value!r}")
+        value = int(value)
+    elif tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads '1e-6' as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"config key '{key}': expected a number, got {value!r}")
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise UserError(f"config key '{key}': expected a string, got {value!r}")
+    elif tp is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"config key '{key}': expected a mapping, got {value!r}")
+    meta = f.metadata
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise UserError(f"config key '{key}': {value!r} is not one of {list(meta['choices'])}")
+    if meta.get("lo") is not None and value is not None and value < meta["lo"]:
+        raise UserError(f"config key '{key}': {value!r} is below the minimum {meta['lo']}")
+    if meta.get("hi") is not None and value is not None and value > meta["hi"]:
+        raise UserError(f"config key '{key}': {value!r} is above the maximum {meta['hi']}")
+    return value
+
+
+def _build(cls, data: dict, prefix: str, explicit: set):
+    if not isinstance(data, dict):
+        raise UserError(f"config key '{prefix.rstrip('.') or '<root>'}': expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise UserError(f"config key '{prefix}{unknown[0]}' is unknown (valid keys here: {', '.join(fields)})")
+    kwargs = {}
+    for name, value in data.items():
+        key = prefix + name
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, key + ".", explicit)
+        else:
+            kwargs[name] = _check_value(key, fields[name], tp, value)
+            explicit.add(key)
+    return cls(**kwargs)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """'a.b=c' → ('a.b', yaml value of c)."""
+    if "=" not in item:
+        raise UserError(f"override '{item}': expected KEY=VALUE, e.g. rl.lr=1e-5")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def set_dotted(d: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = d
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise UserError(f"override '{key}': '{p}' is a value, not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def config_from_dict(raw: dict) -> Config:
+    """Validate a nested dict into a Config; model presets fill sizes that were not given explicitly."""
+    explicit: set[str] = set()
+    cfg = _build(Config, raw or {}, "", explicit)
+    for k, v in MODEL_PRESETS[cfg.model.preset].items():
+        if f"model.{k}" not in explicit:
+            setattr(cfg.model, k, v)
+    if cfg.model.latent_dim % cfg.model.num_heads:
+        raise UserError(f"config key 'model.num_heads': {cfg.model.num_heads} must divide model.latent_dim={cfg.model.latent_dim}")
+    if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
+        raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
+    return cfg
+
+
+def load_yaml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file '{p}' not found; pass an existing YAML file (see tune_configs/)")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"config file '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"config file '{p}' must contain a mapping of sections")
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                base: dict | None = None) -> Config:
+    """Defaults ← ``base`` ← YAML file ← ``overrides`` (each 'a.b=c'); validated."""
+    raw = copy.deepcopy(base) if base else {}
+    if path is not None:
+        _deep_update(raw, load_yaml(path))
+    for item in overrides:
+        key, value = parse_override(item)
+        set_dotted(raw, key, value)
+    return config_from_dict(raw)
+
+
+def _deep_update(dst: dict, src: dict) -> dict:
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict) and k != "search_space":
+            _deep_update(dst[k], v)
+        else:
+            dst[k] = v
+    return dst
+
+
+def apply_dotted(cfg: Config, params: dict[str, Any]) -> Config:
+    """Return a validated copy of ``cfg`` with dotted keys set (how Tune trials get their config)."""
+    raw = cfg.to_dict()
+    for k, v in params.items():
+        set_dotted(raw, k, v)
+    out = config_from_dict(_strip_preset_fill(raw, cfg))
+    return out
+
+
+def _strip_preset_fill(raw: dict, cfg: Config) -> dict:
+    # Sizes in a materialised config are explicit values; keep them unless the preset itself changed.
+    if raw["model"]["preset"] != cfg.model.preset:
+        for k in MODEL_PRESETS[raw["model"]["preset"]]:
+            raw["model"].pop(k, None)
+    return raw
+
+
+def add_config_args(parser) -> None:
+    """The standard --config/--set arguments every CLI shares."""
+    parser.add_argument("--config", default=None, help="YAML config file (default: the built-in demo defaults)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set rl.lr=1e-5 (repeatable)")
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

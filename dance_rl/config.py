@@ -126,6 +126,8 @@ class RLConfig:
     seed: int = _f(0)
     checkpoint_every: int = _f(10, lo=1)
     render_every: int = _f(0, lo=0, doc="0 = never")
+    micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
+    base_checkpoint: str = _f("", doc="pretrained model to fine-tune ('' = the cached demo base model, built if missing)")
 
 
 @dataclass

@@ -151,12 +151,18 @@ class TuneConfig:
     name: str = _f("dance_rl_sweep")
     storage_path: str = _f("runs/tune")
     search_space: dict = _f({}, doc="dotted key -> {grid: [...]} | {choice: [...]} | {uniform: [lo, hi]}")
+    points: list = _f([], doc="explicit trials, each {dotted key: value} (e.g. leave-one-out ablations); "
+                              "crossed with search_space")
+    iterations: int = _f(0, lo=0, doc="iterations per trial (0 = rl.iterations)")
+    eval_every: int = _f(0, lo=0, doc="evaluate physical metrics every N iterations (0 = only at the end)")
+    trainable_cpus: float = _f(0.5, lo=0.0, doc="CPU share of each trial's driver (bundle 0 of its placement group)")
     num_samples: int = _f(1, lo=1)
     max_concurrent_trials: int = _f(0, lo=0, doc="0 = as many as resources allow")
     metric: str = _f("objective")
     mode: str = _f("max", choices=("max", "min"))
     scheduler: str = _f("none", choices=("none", "asha"))
-    objective: dict = _f({"imitation": 1.0, "fgd": 1.0, "antifreeze": 1.0}, doc="weights of reported means in the objective")
+    objective: dict = _f({"eval/imitation": 1.0, "eval/phymotion": 1.0, "eval/motion_magnitude": 0.1},
+                         doc="objective = sum of weight * reported metric (keys are metric names)")
 
 
 @dataclass
@@ -221,6 +227,9 @@ def _check_value(key: str, f: dataclasses.Field, tp, value):
     elif tp is dict:
         if not isinstance(value, dict):
             raise UserError(f"config key '{key}': expected a mapping, got {value!r}")
+    elif tp is list:
+        if not isinstance(value, list):
+            raise UserError(f"config key '{key}': expected a list, got {value!r}")
     meta = f.metadata
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise UserError(f"config key '{key}': {value!r} is not one of {list(meta['choices'])}")
@@ -315,7 +324,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 def _deep_update(dst: dict, src: dict) -> dict:
     for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict) and k != "search_space":
+        if isinstance(v, dict) and isinstance(dst.get(k), dict) and k not in ("search_space", "objective"):
             _deep_update(dst[k], v)
         else:
             dst[k] = v

@@ -1,0 +1,54 @@
+"""What a run starts from: the base model to fine-tune and the music windows it is conditioned on."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dance_rl.cluster.common import state_to_numpy
+from dance_rl.errors import UserError
+
+
+def load_base_model(cfg, log=print) -> dict:
+    """{"spec", "state_dict" (numpy), "normalizer", "path"}: rl.base_checkpoint, or the cached demo model (trained once)."""
+    from dance_rl.diffusion.checkpoint import default_demo_checkpoint, load_model
+
+    if cfg.rl.base_checkpoint:
+        path = Path(cfg.rl.base_checkpoint).expanduser()
+        if not path.is_file():
+            raise UserError(f"rl.base_checkpoint: {path} not found; pass a dance_rl or EDGE checkpoint, or '' for the "
+                            "built-in demo model")
+    else:
+        if not Path(cfg.data.cache_dir).joinpath("base_model").exists():
+            log(f"training the demo base model once (cached under {cfg.data.cache_dir}/base_model) ...")
+        path = default_demo_checkpoint(cfg.data.cache_dir)
+    model, normalizer, _meta = load_model(path, use_ema=True)
+    if model.spec.seq_len != cfg.data.window_frames:
+        raise UserError(f"rl.base_checkpoint: the model generates {model.spec.seq_len} frames but data.window_frames is "
+                        f"{cfg.data.window_frames}; set data.window_frames={model.spec.seq_len}")
+    return {"spec": model.spec.to_dict(), "state_dict": state_to_numpy(model.state_dict()),
+            "normalizer": normalizer.state_dict(), "path": str(path)}
+
+
+def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, list[str]]:
+    """All music windows of ``split`` as (N, T, 35) features and their keys ``clip@start`` (the per-music key)."""
+    from dance_rl.data.dataset import dataset_from_config
+    from dance_rl.motion.representation import Normalizer
+
+    # The normaliser is irrelevant for music; pass a dummy one so no motion statistics are computed.
+    ds = dataset_from_config(cfg.data, split, normalizer=Normalizer(np.zeros(151), np.ones(151)))
+    music = np.stack([ds.raw_item(i)[1].numpy() for i in range(len(ds))]).astype(np.float32)
+    keys = [f"{cid}@{start}" for cid, start in (ds.window_info(i) for i in range(len(ds)))]
+    log(f"{len(keys)} music windows ({split}) from {cfg.data.source}")
+    return music, keys
+
+
+def eval_conditions(cfg, log=print) -> tuple[np.ndarray, list[str]]:
+    """A fixed evaluation set: ``eval.num_music`` test windows chosen with a fixed seed."""
+    try:
+        music, keys = load_conditions(cfg, "test", log=log)
+    except UserError:
+        music, keys = load_conditions(cfg, "train", log=log)
+    idx = np.random.default_rng(1234).choice(len(keys), size=min(cfg.eval.num_music, len(keys)), replace=False)
+    idx.sort()
+    return music[idx], [keys[i] for i in idx]

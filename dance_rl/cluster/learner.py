@@ -1,0 +1,125 @@
+"""Learner: the trainable diffusion model, its optimiser, EMA and per-music advantage trackers.
+
+``update(rollouts, scores)`` turns scored chunks into per-frame advantages (rl/advantages.py), runs one policy-gradient
+update (rl/update.py) and publishes the new weights (numpy arrays, ``ray.put`` once) with a version number.
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import ray
+import torch
+
+from dance_rl.cluster.common import pick_device, state_to_numpy
+from dance_rl.diffusion.model import DanceDecoder, ModelSpec
+from dance_rl.diffusion.schedule import NoiseSchedule
+from dance_rl.rl.advantages import AdvantageComputer
+from dance_rl.rl.update import EMA, Rollout, policy_update
+
+
+class LearnerWorker:
+    def __init__(self, spec: dict, state_dict: dict, rl: dict, diffusion: dict, reward_weights: dict[str, float],
+                 use_gpu: bool = False, torch_threads: int = 1):
+        torch.set_num_threads(max(1, torch_threads))
+        self.rl, self.diff = rl, diffusion
+        self.device = pick_device(use_gpu)
+        torch.manual_seed(rl["seed"])
+        self.model = DanceDecoder(ModelSpec(**spec)).to(self.device)
+        self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}, strict=True)
+        self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False) if rl["kl_weight"] > 0 else None
+        self.ema = EMA(self.model, rl["ema_decay"])
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=rl["lr"], weight_decay=rl["weight_decay"])
+        self.schedule = NoiseSchedule(diffusion["timesteps"])
+        self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl["tracker_buffer"],
+                                            rl["tracker_min_count"], rl["adv_clip"])
+        self.version = 0
+
+    # -- weights ---------------------------------------------------------------------------------------------------
+    def get_weights(self) -> dict:
+        return state_to_numpy(self.model.state_dict())
+
+    def get_ema_weights(self) -> dict:
+        return state_to_numpy(self.ema.model.state_dict())
+
+    def publish(self):
+        """(version, [ref]) — the form samplers take (the list keeps Ray from fetching the ref eagerly)."""
+        return self.version, [ray.put(self.get_weights())]
+
+    # -- the update ------------------------------------------------------------------------------------------------
+    def update(self, rollouts: list, scores: list) -> dict:
+        t0 = time.perf_counter()
+        # Chunks arrive by reference inside lists (Ray resolves only top-level arguments).
+        rollouts = [ray.get(r) if isinstance(r, ray.ObjectRef) else r for r in rollouts]
+        scores = [ray.get(s) if isinstance(s, ray.ObjectRef) else s for s in scores]
+        rollout = Rollout.concat(list(rollouts))
+        components = merge_scores(scores, rollout.keys)
+        adv, adv_stats = self.advantages(rollout.keys, components)
+        rollout = _to_device(rollout, self.device)
+        stats = policy_update(
+            self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
+            algorithm=self.rl["algorithm"], eta=self.diff["eta"], clip_denoised=self.diff["clip_denoised"],
+            clip_range=self.rl["clip_range"], inner_epochs=self.rl["inner_epochs"], grad_clip=self.rl["grad_clip"],
+            kl_weight=self.rl["kl_weight"], ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl["micro_batch"])
+        self.version += 1
+        metrics = {f"train/{k}": v for k, v in stats.items()}
+        metrics.update(adv_stats)
+        for name, res in components.items():
+            metrics[f"reward/{name}"] = float(np.mean(res["per_sample"]))
+            for dk, dv in res["diagnostics"].items():
+                if np.asarray(dv).dtype.kind in "fiub" and np.asarray(dv).size:
+                    metrics[f"diag/{name}_{dk}"] = float(np.mean(dv))
+        metrics["time/learner_s"] = time.perf_counter() - t0
+        metrics["train/version"] = self.version
+        metrics["train/staleness"] = self.version - 1 - rollout.version
+        return metrics
+
+    def update_and_publish(self, rollouts: list[Rollout], scores: list[dict]):
+        metrics = self.update(rollouts, scores)
+        return metrics, self.publish()
+
+    # -- checkpoints -----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "advantages": self.advantages.state_dict(),
+                "version": self.version}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.model.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.advantages.load_state_dict(state["advantages"])
+        self.version = int(state["version"])
+
+
+def merge_scores(scores: list[dict], keys: list) -> dict:
+    """Concatenate per-chunk reward components in rollout order; each chunk's keys must match its rollout's."""
+    names = scores[0]["components"].keys()
+    merged = {}
+    for name in names:
+        per_sample = np.concatenate([s["components"][name]["per_sample"] for s in scores])
+        frames = [s["components"][name]["per_frame"] for s in scores]
+        per_frame = None if any(f is None for f in frames) else np.concatenate(frames)
+        diags = {}
+        for dk in scores[0]["components"][name]["diagnostics"]:
+            try:
+                diags[dk] = np.concatenate([np.atleast_1d(s["components"][name]["diagnostics"][dk]) for s in scores])
+            except (ValueError, KeyError):
+                pass
+        merged[name] = {"per_sample": per_sample, "per_frame": per_frame, "diagnostics": diags}
+    score_keys = [k for s in scores for k in s["keys"]]
+    if score_keys != list(keys):
+        raise RuntimeError("reward results are out of order with the rollouts (keys differ)")
+    return merged
+
+
+def _to_device(r: Rollout, device) -> Rollout:
+    if device.type == "cpu":
+        return r
+    return Rollout(keys=r.keys, cond=r.cond.to(device), latents=r.latents.to(device), timesteps=r.timesteps,
+                   next_timesteps=r.next_timesteps, log_probs=r.log_probs.to(device),
+                   guidance_weights=r.guidance_weights, version=r.version)
+
+
+Learner = ray.remote(LearnerWorker)

@@ -1,0 +1,122 @@
+"""One RLFT run on Ray: build the placement group and actors, iterate, checkpoint, resume.
+
+``python -m dance_rl.train`` drives one run; a Tune trial is the same run inside the trial's placement group
+("build actors, call iteration N times, report").
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import ray
+import torch
+
+from dance_rl.cluster.learner import Learner
+from dance_rl.cluster.loop import RLFTLoop
+from dance_rl.cluster.placement import create_run_placement
+from dance_rl.cluster.reward_actor import RewardActor
+from dance_rl.cluster.sampler_actor import SamplerActor
+from dance_rl.config import Config
+from dance_rl.errors import UserError
+from dance_rl.rewards.composite import weights_from_config
+
+CKPT_NAME = "iter_{:05d}.pt"
+
+
+def reward_weights(cfg: Config) -> dict[str, float]:
+    w = {k: v for k, v in weights_from_config(cfg.rewards).items() if v > 0}
+    if not w:
+        raise UserError("rewards: every weight is 0; give at least one reward (e.g. rewards.imitation.weight) a weight > 0")
+    return w
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join RAY_ADDRESS / ``address`` when given (as ``ray.init()`` does), otherwise start a local cluster."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        # Logical CPUs are scheduling bookkeeping; a laptop run may oversubscribe its cores a little.
+        ray.init(num_cpus=num_cpus or max(4, os.cpu_count() or 1), include_dashboard=False, log_to_driver=True)
+
+
+class RLRun:
+    def __init__(self, cfg: Config, base: dict, conditions: np.ndarray, keys: list):
+        """``base`` = {"spec": dict, "state_dict": {name: array}, "normalizer": state}, the model to fine-tune."""
+        self.cfg = cfg
+        self.base = base
+        self.conditions, self.keys = conditions, keys
+        self.weights = reward_weights(cfg)
+        c, rl, d = cfg.cluster, cfg.rl, cfg.diffusion
+        self.placement = create_run_placement(c)
+        steps = rl.ddim_steps or d.ddim_steps
+        rl_d = asdict(rl)
+        diff_d = asdict(d)
+        base_ref = ray.put(base["state_dict"])
+        self.learner = Learner.options(**self.placement.options(0)).remote(
+            base["spec"], base_ref, rl_d, diff_d, self.weights, use_gpu=c.learner_gpus > 0,
+            torch_threads=max(1, int(c.learner_cpus)))
+        retry = {"max_restarts": c.max_restarts, "max_task_retries": c.max_restarts}
+        self.samplers = [
+            SamplerActor.options(**self.placement.options(1 + i), **retry).remote(
+                base["spec"], base["normalizer"], steps=steps, eta=d.eta, guidance_weight=d.guidance_weight,
+                timesteps=d.timesteps, clip_denoised=d.clip_denoised, seed=rl.seed, use_gpu=c.sampler_gpus > 0,
+                torch_threads=max(1, int(c.sampler_cpus)))
+            for i in range(c.num_samplers)]
+        off = 1 + c.num_samplers
+        self.rewarders = [
+            RewardActor.options(**self.placement.options(off + i), **retry).remote(
+                self.weights, float(cfg.data.fps),
+                {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads)}},
+                num_threads=c.reward_threads)
+            for i in range(c.num_reward_actors)]
+        self.loop = RLFTLoop(self.samplers, self.rewarders, self.learner, conditions, keys, rl,
+                             ray.get(self.learner.publish.remote()), chunk_size=c.chunk_size)
+
+    # -- iterate ---------------------------------------------------------------------------------------------------
+    def iteration(self, it: int) -> dict:
+        return self.loop.iteration(it)
+
+    # -- checkpoints -----------------------------------------------------------------------------------------------
+    def save(self, out_dir: Path, iteration: int) -> Path:
+        """Write ``iter_N.pt`` atomically: learner state + what a model checkpoint needs (spec, normaliser, config)."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        state = ray.get(self.learner.state_dict.remote())
+        ckpt = {"kind": "dance_rl.rlft", "iteration": iteration, "learner": state, "spec": self.base["spec"],
+                "normalizer": self.base["normalizer"], "config": self.cfg.to_dict(),
+                "model": state["model"], "ema": state["ema"]}
+        path = out_dir / CKPT_NAME.format(iteration)
+        tmp = path.with_suffix(".tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+        return path
+
+    def restore(self, ckpt: dict) -> int:
+        ray.get(self.learner.load_state_dict.remote(ckpt["learner"]))
+        self.loop.weights = ray.get(self.learner.publish.remote())
+        return int(ckpt["iteration"])
+
+    def ema_weights(self) -> dict:
+        return ray.get(self.learner.get_ema_weights.remote())
+
+    def shutdown(self) -> None:
+        for a in self.samplers + self.rewarders + [self.learner]:
+            ray.kill(a, no_restart=True)
+        self.placement.remove()
+
+
+def latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    found = sorted(Path(ckpt_dir).glob("iter_*.pt"))
+    return found[-1] if found else None
+
+
+def load_run_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt or foreign file
+        raise UserError(f"checkpoint '{path}' cannot be loaded ({type(e).__name__}); delete it or pick another --out") from None

@@ -1,0 +1,109 @@
+"""One RLFT run without Tune.
+
+    python -m dance_rl.train [--config tune_configs/smoke.yaml] [--set rl.iterations=5 ...] [--out DIR] [--resume]
+
+Accepts the files in tune_configs/: their base config is used and a search space, if any, contributes its first point.
+Joins a running Ray cluster when RAY_ADDRESS (or cluster.address) is set, otherwise starts a local one.
+Writes TensorBoard scalars (every reward component, advantage statistics, loss, grad norm, KL, throughput),
+``checkpoints/iter_N.pt`` every rl.checkpoint_every iterations and at the end, and ``config.yaml``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from dance_rl.config import Config, add_config_args, apply_dotted, dump_config, load_config
+from dance_rl.errors import UserError, cli_main
+
+
+def first_point(search_space: dict) -> dict:
+    """The first point of a tune search space ({key: {grid: [...]}/{choice: [...]}/{uniform: [lo, hi]}})."""
+    point = {}
+    for key, spec in (search_space or {}).items():
+        if not isinstance(spec, dict) or len(spec) != 1:
+            raise UserError(f"tune.search_space.{key}: expected one of {{grid: [...]}}, {{choice: [...]}}, "
+                            f"{{uniform: [lo, hi]}}, {{loguniform: [lo, hi]}}")
+        (kind, values), = spec.items()
+        if kind in ("grid", "choice"):
+            point[key] = values[0]
+        elif kind in ("uniform", "loguniform"):
+            point[key] = values[0]
+        else:
+            raise UserError(f"tune.search_space.{key}: unknown kind '{kind}' (grid, choice, uniform, loguniform)")
+    return point
+
+
+def load_run_config(path, overrides) -> Config:
+    cfg = load_config(path, overrides)
+    point = first_point(cfg.tune.search_space)
+    if cfg.tune.points:
+        point.update(cfg.tune.points[0])
+    return apply_dotted(cfg, point) if point else cfg
+
+
+def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dict:
+    """Run cfg.rl.iterations iterations (continuing from the last checkpoint with ``resume``); returns final metrics."""
+    import ray
+    from torch.utils.tensorboard import SummaryWriter
+
+    from dance_rl.cluster.inputs import load_base_model, load_conditions
+    from dance_rl.cluster.run import RLRun, init_ray, latest_checkpoint, load_run_checkpoint
+
+    ckpt_dir = out / "checkpoints"
+    last = latest_checkpoint(ckpt_dir)
+    if last is not None and not resume:
+        raise UserError(f"--out {out} already holds checkpoints; pass --resume to continue or choose another --out")
+    if resume and last is None:
+        log(f"no checkpoint in {ckpt_dir}; starting from iteration 0")
+    ckpt = load_run_checkpoint(last) if (resume and last is not None) else None
+    base = load_base_model(cfg, log=log)
+    conditions, keys = load_conditions(cfg, log=log)
+    init_ray(cfg.cluster.address)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(dump_config(cfg))
+    run = RLRun(cfg, base, conditions, keys)
+    start = run.restore(ckpt) if ckpt is not None else 0
+    if ckpt is not None:
+        log(f"resumed from {last} at iteration {start}")
+    writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
+    metrics: dict = {}
+    try:
+        t0 = time.perf_counter()
+        for it in range(start, cfg.rl.iterations):
+            metrics = run.iteration(it)
+            for k, v in metrics.items():
+                writer.add_scalar(k, v, it + 1)
+            rewards = " ".join(f"{k.split('/')[1]}={v:.4f}" for k, v in sorted(metrics.items()) if k.startswith("reward/"))
+            log(f"iter {it + 1}/{cfg.rl.iterations}  {rewards}  loss={metrics['train/loss']:.4g} "
+                f"grad={metrics['train/grad_norm']:.3g}  {metrics['time/iteration_s']:.1f}s "
+                f"({metrics['time/samples_per_s']:.2f} samples/s, overlap {metrics['time/overlap_efficiency']:.2f})")
+            if (it + 1) % cfg.rl.checkpoint_every == 0 or it + 1 == cfg.rl.iterations:
+                run.save(ckpt_dir, it + 1)
+        writer.flush()
+        metrics["time/total_s"] = time.perf_counter() - t0
+    finally:
+        writer.close()
+        run.shutdown()
+    return metrics
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dance_rl.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_args(p)
+    p.add_argument("--out", default=None, help="run directory (default: runs/train/<timestamp>)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    args = p.parse_args(argv)
+    cfg = load_run_config(args.config, args.overrides)
+    if args.resume and not args.out:
+        raise UserError("--resume needs --out DIR (the run directory to continue)")
+    out = Path(args.out or f"runs/train/{time.strftime('%Y%m%d-%H%M%S')}")
+    run_training(cfg, out, resume=args.resume)
+    print(f"run directory: {out}  (tensorboard --logdir {out / 'tb'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main(main))

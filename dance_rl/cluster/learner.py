@@ -49,10 +49,11 @@ class LearnerWorker:
 
     # -- the update ------------------------------------------------------------------------------------------------
     def update(self, rollouts: list, scores: list) -> dict:
-        t0 = time.perf_counter()
-        # Chunks arrive by reference inside lists (Ray resolves only top-level arguments).
+        # Chunks arrive by reference inside lists (Ray resolves only top-level arguments). Waiting for them is
+        # pipeline time, not learner time, so the clock starts after.
         rollouts = [ray.get(r) if isinstance(r, ray.ObjectRef) else r for r in rollouts]
         scores = [ray.get(s) if isinstance(s, ray.ObjectRef) else s for s in scores]
+        t0 = time.perf_counter()
         rollout = Rollout.concat(list(rollouts))
         components = merge_scores(scores, rollout.keys)
         adv, adv_stats = self.advantages(rollout.keys, components)

@@ -1,0 +1,98 @@
+"""cached_features: content-keyed hits and misses, atomic .npy entries, recovery from corrupt entries."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from dance_rl.errors import UserError
+from dance_rl.music import cache as cache_mod
+from dance_rl.music import features as features_mod
+from dance_rl.music.cache import cached_features, feature_cache_key, file_sha256
+from dance_rl.music.synth import save_wav, synthesize_music
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    return save_wav(tmp_path_factory.mktemp("songs") / "song.wav", synthesize_music(None, 120.0, 5.2, sr=22050), 22050)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count real feature computations (a cache hit must not compute)."""
+    calls = []
+    real = features_mod.extract_features
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_mod, "extract_features", spy)
+    return calls
+
+
+def test_miss_then_hit(song, tmp_path, counted):
+    cache = tmp_path / "cache"
+    first = cached_features(song, cache)
+    second = cached_features(song, cache)
+    assert len(counted) == 1
+    assert first.shape == (156, 35) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, second)
+    entries = sorted(p.name for p in cache.iterdir())
+    assert entries == [f"{feature_cache_key(song)}.npy"]  # no temp files left
+    np.testing.assert_array_equal(np.load(cache / entries[0], allow_pickle=False), first)
+
+
+def test_key_follows_content_not_name(song, tmp_path, counted):
+    cache = tmp_path / "cache"
+    cached_features(song, cache)
+    copy = tmp_path / "renamed copy.wav"
+    shutil.copy(song, copy)
+    cached_features(copy, cache)
+    assert len(counted) == 1  # same bytes, different path: hit
+    edited = tmp_path / "edited.wav"
+    edited.write_bytes(song.read_bytes()[:-2] + b"\x01\x00")  # change the last sample
+    assert feature_cache_key(edited) != feature_cache_key(song)
+    cached_features(edited, cache)
+    assert len(counted) == 2 and len(list(cache.glob("*.npy"))) == 2
+
+
+def test_key_includes_options_and_version(song, monkeypatch):
+    base = feature_cache_key(song)
+    assert feature_cache_key(song, start_bpm=100) != base
+    assert feature_cache_key(song, start_bpm=100.0) == feature_cache_key(song, start_bpm=100)
+    monkeypatch.setattr(cache_mod, "FEATURE_VERSION", 999)
+    assert feature_cache_key(song) != base
+
+
+def test_file_sha256_known_value(tmp_path):
+    p = tmp_path / "abc.bin"
+    p.write_bytes(b"abc")
+    assert file_sha256(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_corrupt_entry_is_recomputed(song, tmp_path, counted):
+    cache = tmp_path / "cache"
+    good = cached_features(song, cache)
+    entry = cache / f"{feature_cache_key(song)}.npy"
+    entry.write_bytes(b"\x93NUMPY garbage")
+    np.testing.assert_array_equal(cached_features(song, cache), good)
+    np.save(entry, np.zeros((5, 7), np.float32))  # wrong shape: also stale
+    np.testing.assert_array_equal(cached_features(song, cache), good)
+    assert len(counted) == 3
+    np.testing.assert_array_equal(np.load(entry), good)
+
+
+def test_errors(song, tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        cached_features(tmp_path / "missing.wav", tmp_path / "cache")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(UserError, match="cannot create the feature cache folder"):
+        cached_features(song, blocker / "cache")
+    short = save_wav(tmp_path / "short.wav", synthesize_music(None, 120.0, 3.0, sr=22050), 22050)
+    cache = tmp_path / "cache"
+    assert cached_features(short, cache, min_seconds=2.0).shape == (90, 35)
+    with pytest.raises(UserError, match="shorter than one 5-s window"):  # a cache hit gives the same answer as a miss
+        cached_features(short, cache)

@@ -96,13 +96,13 @@ def evaluate_samples(features: np.ndarray, music: np.ndarray, fps: float = 30.0)
         m = Motion(poses=poses[i].numpy(), trans=trans[i].numpy(), fps=fps)
         rows.append(motion_metrics(m, opts, beats_60))
     keys = ["pfc", "fgd", "fgd_penetration", "fgd_floating", "pen_rate", "motion_magnitude", "bas", "skating_ratio",
-            "phymotion", "phymotion_kinematic", "phymotion_contact", "phymotion_dynamic", "imitation",
-            "imitation_success"]
+            "phymotion", "phymotion_kinematic", "phymotion_contact", "phymotion_dynamic", "imitation_reward",
+            "imitation_success", "imitation_survival"]
     out = {}
     for k in keys:
         vals = [float(r[k]) for r in rows if k in r and np.isfinite(float(r[k]))]
         if vals:
-            out[f"eval/{k}"] = float(np.mean(vals))
+            out[f"eval/{k.replace('imitation_reward', 'imitation')}"] = float(np.mean(vals))
     return out
 
 

@@ -41,7 +41,8 @@ def trial_rows(results, cfg) -> list[dict]:
         params = {k: v for k, v in (r.config or {}).items() if k != "base"}
         tcfg = trial_config(r.config["base"], params) if r.config and "base" in r.config else cfg
         m = dict(r.metrics or {})
-        row = {"trial": Path(r.path).name if r.path else "?", **swept_values(cfg, tcfg),
+        name = Path(r.path).name if r.path else "?"
+        row = {"trial": "_".join(name.split("_")[2:4]) if name.count("_") >= 3 else name, **swept_values(cfg, tcfg),
                "iterations": m.get("training_iteration", 0), "status": "error" if r.error else "ok",
                "checkpoint": r.checkpoint.path if r.checkpoint else None, "path": r.path}
         row.update({c: m.get(c) for c in COLUMNS})
@@ -68,7 +69,7 @@ def write_pareto_plot(rows: list[dict], path: Path) -> list[int]:
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     for i, (x, y) in enumerate(pts):
         ax.scatter(x, y, c="tab:red" if i in front else "tab:blue", s=40)
-        ax.annotate(rows[i]["trial"].split("_")[-2] if "_" in rows[i]["trial"] else str(i), (x, y), fontsize=7,
+        ax.annotate(rows[i]["trial"], (x, y), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
     if front:
         fx, fy = zip(*sorted(pts[i] for i in front))

@@ -1,0 +1,78 @@
+"""Anti-freezing reward (Skeleton2Stage `compute_k`, edge_and_skeleton2stage.md §2.5; kinetic features metrics.md §2).
+
+r_anti = (1/48) Σ_{j=1..24} [average_energy_expenditure(j) + average_kinetic_energy(j)]
+
+computed on FK joint positions with the **vertical root translation removed** (trans z = 0, "knovertical"), so
+bobbing the whole body up and down earns nothing; only moving limbs and travelling do. Definitions follow the
+Bailando/fairmotion kinetic features with sliding window w = 2 at frame time 1/fps, batched here in numpy:
+
+* velocity window at frame t (t = 1..T-1): mean of the displacements p[k] - p[k-1] over k ∈ [t-w, t+w] ∩ [1, T-1],
+  divided by dt; kinetic energy = mean_t ‖v_t‖².
+* acceleration window: mean over k ∈ [t-w, t+w] ∩ [1, T-2] of (v2 - v1)/dt with v2 = (p[k+1]-p[k])/dt,
+  v1 = (p[k]-p[k-1])/dt; energy expenditure = mean_t ‖a_t‖.
+
+fairmotion writes v1 as ``p[k] - p[k-1] / dt`` (operator precedence). Whether the Skeleton2Stage port keeps that is
+unconfirmed; with it, "acceleration" ≈ (fps² - fps)·p, i.e. proportional to the joints' distance from the world
+origin, so the reward would pay for standing far from the origin rather than for moving. We therefore default to the
+correct expression and keep the quirk behind ``fairmotion_quirk=True`` (e.g. to reproduce published feature values).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dance_rl.rewards.batch import MotionBatch
+
+SLIDING_WINDOW = 2
+
+
+def _window_mean(terms: np.ndarray, first: int, last: int, num_frames: int, w: int) -> np.ndarray:
+    """For t = 1..T-1, mean of terms[k] over k ∈ [t-w, t+w] ∩ [first, last]; terms indexed by k along axis 1.
+
+    ``terms`` has shape (B, last-first+1, ...). Returns (B, T-1, ...); zero where the window is empty (very short
+    clips), where fairmotion would divide by zero.
+    """
+    t = np.arange(1, num_frames)
+    lo = np.maximum(t - w, first)
+    hi = np.minimum(t + w, last)
+    count = hi - lo + 1
+    csum = np.concatenate([np.zeros_like(terms[:, :1]), np.cumsum(terms, axis=1)], axis=1)  # csum[i] = Σ terms[<i]
+    lo_i = np.clip(lo - first, 0, terms.shape[1])
+    hi_i = np.clip(hi - first + 1, 0, terms.shape[1])
+    total = csum[:, hi_i] - csum[:, lo_i]
+    shape = (1, -1) + (1,) * (terms.ndim - 2)
+    safe = np.maximum(count, 1).reshape(shape)
+    return np.where(count.reshape(shape) > 0, total / safe, 0.0)
+
+
+def kinetic_terms(positions: np.ndarray, fps: float, window: int = SLIDING_WINDOW,
+                  fairmotion_quirk: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """positions (B,T,J,3) → (average_kinetic_energy (B,J), average_energy_expenditure (B,J))."""
+    p = np.asarray(positions, dtype=np.float64)
+    num_frames = p.shape[1]
+    dt = 1.0 / fps
+    disp = p[:, 1:] - p[:, :-1]  # k = 1..T-1
+    vel = _window_mean(disp, 1, num_frames - 1, num_frames, window) / dt
+    kinetic = (np.linalg.norm(vel, axis=-1) ** 2).mean(axis=1)
+    if num_frames < 3:
+        return kinetic, np.zeros_like(kinetic)
+    v2 = (p[:, 2:] - p[:, 1:-1]) / dt  # k = 1..T-2
+    v1 = p[:, 1:-1] - p[:, :-2] / dt if fairmotion_quirk else (p[:, 1:-1] - p[:, :-2]) / dt
+    acc = _window_mean((v2 - v1) / dt, 1, num_frames - 2, num_frames, window)
+    expenditure = np.linalg.norm(acc, axis=-1).mean(axis=1)
+    return kinetic, expenditure
+
+
+def antifreeze(batch: MotionBatch, window: int = SLIDING_WINDOW, fairmotion_quirk: bool = False,
+               zero_vertical_root: bool = True) -> dict:
+    """Mean over the 24 joints of (kinetic energy + energy expenditure); higher = more motion."""
+    joints = batch.joints
+    if zero_vertical_root:  # FK is linear in trans: zeroing trans z lowers every joint by the root height
+        joints = joints.copy()
+        joints[..., 2] -= batch.trans[:, :, None, 2].astype(np.float64)
+    kinetic, expenditure = kinetic_terms(joints, batch.fps, window, fairmotion_quirk)
+    per_sample = (kinetic + expenditure).sum(axis=1) / (2 * joints.shape[2])
+    return {
+        "per_sample": per_sample,
+        "per_frame": None,
+        "diagnostics": {"kinetic_energy": kinetic.mean(axis=1), "energy_expenditure": expenditure.mean(axis=1)},
+    }

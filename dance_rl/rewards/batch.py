@@ -1,0 +1,148 @@
+"""`MotionBatch`: the one input every reward takes.
+
+Rewards are pure functions of a batch of motions. The batch holds what the motions *are* (axis-angle poses, root
+translation, frame rate) and computes on first use what several rewards share (FK joint positions, foot contacts,
+simulator products). Each derived quantity is computed once per batch and cached, so scoring a composite of rewards
+costs one FK and one simulator pass, not one per reward.
+
+World convention: metres, z up, ground plane z = 0 (DESIGN.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+
+from dance_rl.errors import UserError
+from dance_rl.motion.skeleton import FOOT_JOINTS, NUM_JOINTS
+
+CONTACT_SPEED = 0.01  # metres per frame; EDGE's contact rule (the 151-d vector's contact channels)
+
+
+@dataclass
+class MotionBatch:
+    """B motions of equal length T. poses (B,T,24,3) axis-angle local rotations, trans (B,T,3) root position.
+
+    ``sim_results`` lets a caller that already ran the simulator (e.g. a RewardActor) hand its products in under the
+    names the rewards look for (see :meth:`cached`); anything missing is computed lazily.
+
+    ``strict`` (default) rejects non-finite motions with a UserError (user files). Model samples use
+    ``strict=False``: a sample with NaN/inf is replaced by a still rest pose, marked in ``valid`` (B,) and scored 0
+    by `composite.score`, so one diverged sample never stops a training run.
+    """
+
+    poses: np.ndarray
+    trans: np.ndarray
+    fps: float = 30.0
+    ids: list | None = None
+    sim_results: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+    strict: bool = True
+
+    def __post_init__(self):
+        self.poses = np.asarray(self.poses, dtype=np.float32)
+        self.trans = np.asarray(self.trans, dtype=np.float32)
+        if self.poses.ndim == 3:  # a single motion
+            self.poses, self.trans = self.poses[None], self.trans[None]
+        if self.poses.ndim != 4 or self.poses.shape[2:] != (NUM_JOINTS, 3):
+            raise UserError(f"motion batch: poses have shape {self.poses.shape}; expected (B, T, {NUM_JOINTS}, 3) "
+                            "axis-angle rotations")
+        if self.trans.shape != self.poses.shape[:2] + (3,):
+            raise UserError(f"motion batch: trans has shape {self.trans.shape}; expected {self.poses.shape[:2] + (3,)} "
+                            "to match poses")
+        if self.poses.shape[1] < 2:
+            raise UserError(f"motion batch: {self.poses.shape[1]} frame(s); rewards need at least 2 frames")
+        self.valid = np.isfinite(self.poses).all(axis=(1, 2, 3)) & np.isfinite(self.trans).all(axis=(1, 2))
+        if not self.valid.all():
+            if self.strict:
+                raise UserError("motion batch: poses or trans contain NaN/inf; check the motion source")
+            self.poses = np.where(self.valid[:, None, None, None], self.poses, 0.0).astype(np.float32)
+            self.trans = np.where(self.valid[:, None, None], self.trans, 0.0).astype(np.float32)
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise UserError(f"motion batch: fps={self.fps}; expected a positive frame rate")
+        self.fps = float(self.fps)
+        self._cache: dict[Hashable, Any] = dict(self.sim_results)
+
+    # -- shape -------------------------------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        return self.poses.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        return self.poses.shape[1]
+
+    @property
+    def dt(self) -> float:
+        return 1.0 / self.fps
+
+    # -- cache -------------------------------------------------------------------------------------------------
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Return the value stored under ``key``, computing it with ``compute()`` the first time."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def has(self, key: Hashable) -> bool:
+        return key in self._cache
+
+    # -- shared derived quantities ----------------------------------------------------------------------------
+    @property
+    def joints(self) -> np.ndarray:
+        """(B,T,24,3) float64 world joint positions (FK of the SMPL mean-shape skeleton)."""
+        def fk():
+            from dance_rl.motion.fk import joints_np
+            return joints_np(self.poses, self.trans)
+        return self.cached("joints", fk)
+
+    @property
+    def contacts(self) -> np.ndarray:
+        """(B,T,4) {0,1} contacts of joints (7, 8, 10, 11): speed to the next frame < 0.01 m; last frame copies the
+        previous-frame rule of the 151-d vector (zero velocity → contact 1)."""
+        def rule():
+            feet = self.joints[:, :, list(FOOT_JOINTS)]
+            step = np.zeros(feet.shape[:-1])
+            step[:, :-1] = np.linalg.norm(feet[:, 1:] - feet[:, :-1], axis=-1)
+            return (step < CONTACT_SPEED).astype(np.float32)
+        return self.cached("contacts", rule)
+
+    # -- constructors ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_features(cls, x, fps: float = 30.0, normalizer=None, ids=None) -> "MotionBatch":
+        """From 151-d model vectors (B,T,151) or (T,151), torch or numpy. Pass ``normalizer`` if ``x`` is normalised.
+        Non-strict: samples with NaN/inf are kept as invalid (see class doc)."""
+        import torch
+
+        from dance_rl.motion.representation import FEATURE_DIM, features_to_motion
+
+        x = torch.as_tensor(x).detach().to("cpu", torch.float32)
+        if x.shape[-1] != FEATURE_DIM or x.ndim not in (2, 3):
+            raise UserError(f"motion features: shape {tuple(x.shape)}; expected (B, T, {FEATURE_DIM}) or (T, {FEATURE_DIM})")
+        if normalizer is not None:
+            x = normalizer.unnormalize(x)
+        with torch.no_grad():
+            poses, trans, _ = features_to_motion(x)
+        return cls(poses.numpy(), trans.numpy(), fps=fps, ids=ids, strict=False)
+
+    @classmethod
+    def from_motions(cls, motions: Sequence[Any], ids=None) -> "MotionBatch":
+        """From `dance_rl.motion.io.Motion` objects (anything with poses, trans, fps) of equal length and frame rate."""
+        motions = list(motions)
+        if not motions:
+            raise UserError("motion batch: no motions given; pass at least one")
+        lengths = {m.poses.shape[0] for m in motions}
+        rates = {float(m.fps) for m in motions}
+        if len(lengths) != 1 or len(rates) != 1:
+            raise UserError(f"motion batch: motions differ in length {sorted(lengths)} or fps {sorted(rates)}; "
+                            "crop/resample them to a common length and frame rate first")
+        return cls(np.stack([m.poses for m in motions]), np.stack([m.trans for m in motions]), fps=rates.pop(), ids=ids)
+
+    def with_motion(self, poses: np.ndarray, trans: np.ndarray) -> "MotionBatch":
+        """A new batch (fresh cache) with other poses/trans and the same fps and ids."""
+        return MotionBatch(poses, trans, fps=self.fps, ids=self.ids, strict=self.strict)
+
+    def select(self, index) -> "MotionBatch":
+        """Sub-batch (fresh cache), e.g. ``batch.select([0, 2])``."""
+        index = np.atleast_1d(np.arange(self.batch_size)[index])
+        ids = None if self.ids is None else [self.ids[i] for i in index]
+        return MotionBatch(self.poses[index], self.trans[index], fps=self.fps, ids=ids, strict=self.strict)

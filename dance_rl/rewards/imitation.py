@@ -1,0 +1,121 @@
+"""Imitation reward: how well a physically simulated body can perform the motion (Skeleton2Stage §2.4).
+
+Per frame, comparing the simulation (``dance_rl.sim.tracker``) with the reference, as Skeleton2Stage codes it:
+
+    r_t = 0.6·exp(−60·e_dof) + 0.1·exp(−0.2·e_vel) + 0.2·exp(−100·e_pos) + 0.1·exp(−40·e_rot)
+
+- e_dof: mean squared difference of the tangent/normal encoding (first and third column) of the local rotations of
+  the 23 non-root joints;
+- e_vel: mean squared difference of the 69 hinge velocities (rad/s);
+- e_pos: mean over the 24 joints and xyz of the squared world-position difference (m²);
+- e_rot: mean over the 24 joints of the squared angle between world rotations (rad²).
+
+r_t = 0 from the frame the head falls below the termination height on, and for the whole clip when the simulation
+diverged; the reward is the mean over frames (survival and tracking in one scalar). The residual root force is not
+part of the coded reward; ``residual_weight`` > 0 blends in Skeleton2Stage's policy-training penalty
+w_r·exp(−α_r·(|F|/(m·g))²) with weights (1 − w_r) for the tracking terms.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from dance_rl.motion.fk import forward_kinematics, global_rotations
+from dance_rl.sim.humanoid import GRAVITY, HINGE_DOF
+from dance_rl.sim.retarget import local_rotations, motion_to_qpos
+from dance_rl.sim.tracker import Tracker, TrackerConfig
+
+WEIGHTS = (0.6, 0.1, 0.2, 0.1)  # dof, vel, pos, rot
+SCALES = (60.0, 0.2, 100.0, 40.0)
+
+_default: dict[tuple, Tracker] = {}
+_lock = threading.Lock()
+
+
+def default_tracker(config: TrackerConfig | None = None) -> Tracker:
+    """A Tracker per configuration, shared by callers in this process (its models are built once)."""
+    config = config or TrackerConfig()
+    key = tuple(sorted(vars(config).items()))
+    with _lock:
+        if key not in _default:
+            _default[key] = Tracker(config)
+        return _default[key]
+
+
+def _np(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def tracking_errors(qpos_ref: np.ndarray, qvel_ref: np.ndarray, qpos_sim: np.ndarray,
+                    qvel_sim: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame errors (B,T) between reference and simulated states (B,T,nq)/(B,T,nv): e_dof, e_vel, e_pos, e_rot."""
+    rot_ref = torch.as_tensor(local_rotations(qpos_ref))
+    rot_sim = torch.as_tensor(local_rotations(qpos_sim))
+    tn = lambda r: torch.cat([r[..., 1:, :, 0], r[..., 1:, :, 2]], -1)  # (B,T,23,6) tangent / normal
+    e_dof = ((tn(rot_ref) - tn(rot_sim)) ** 2).mean((-1, -2))
+    e_vel = ((qvel_ref[..., HINGE_DOF] - qvel_sim[..., HINGE_DOF]) ** 2).mean(-1)
+    pos_ref = forward_kinematics(rot_ref, torch.as_tensor(qpos_ref[..., 0:3]))
+    pos_sim = forward_kinematics(rot_sim, torch.as_tensor(qpos_sim[..., 0:3]))
+    e_pos = ((pos_ref - pos_sim) ** 2).mean((-1, -2))
+    rel = global_rotations(rot_ref) @ global_rotations(rot_sim).transpose(-1, -2)
+    cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1.0) / 2.0).clamp(-1.0, 1.0)
+    e_rot = (torch.arccos(cos) ** 2).mean(-1)
+    return {"e_dof": e_dof.numpy(), "e_vel": np.asarray(e_vel), "e_pos": e_pos.numpy(), "e_rot": e_rot.numpy()}
+
+
+def tracking_reward(errors: dict[str, np.ndarray]) -> np.ndarray:
+    """Skeleton2Stage's per-frame combination of the four errors."""
+    keys = ("e_dof", "e_vel", "e_pos", "e_rot")
+    return sum(w * np.exp(-s * errors[k]) for w, s, k in zip(WEIGHTS, SCALES, keys))
+
+
+def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight: float = 0.0,
+                     residual_scale: float = 30.0) -> dict:
+    """Imitation reward of a batch of motions.
+
+    poses (B,T,24,3) axis-angle, trans (B,T,3) z-up metres (numpy or torch; a single clip without B is accepted).
+    ``sim``: a ``Tracker``, a ``TrackerConfig`` or ``dance_rl.config.SimConfig``, or None for the defaults.
+    Returns ``{"per_sample": (B,), "per_frame": (B,T), "diagnostics": {...}}``; diagnostics: ``survival`` (B,)
+    fraction of frames before termination, ``terminated`` (B,), ``failed`` (B,) bool (diverged → reward 0),
+    ``residual_force`` (B,) mean |root residual force| over the surviving frames (N), ``residual_torque`` (B,),
+    ``e_dof``/``e_vel``/``e_pos``/``e_rot`` (B,) mean errors over surviving frames, ``messages`` (list of str).
+    """
+    poses, trans = _np(poses), _np(trans)
+    if poses.ndim == 3:  # one clip
+        poses, trans = poses[None], trans[None]
+    if poses.ndim != 4 or poses.shape[-2:] != (24, 3) or trans.shape != poses.shape[:2] + (3,):
+        raise ValueError(f"imitation_reward: poses {poses.shape} / trans {trans.shape} must be (B,T,24,3) / (B,T,3)")
+    tracker = _tracker(sim)
+    qpos_ref = motion_to_qpos(np.nan_to_num(poses), np.nan_to_num(trans))
+    bad = ~(np.isfinite(poses).all((1, 2, 3)) & np.isfinite(trans).all((1, 2)))
+    qpos_ref[bad] = np.nan  # the tracker marks these failed
+    res = tracker.track(qpos_ref, fps)
+    ref_ok = np.where(bad[:, None, None], res.qpos, qpos_ref)
+    errors = tracking_errors(ref_ok, res.qvel_ref, res.qpos, res.qvel)
+    per_frame = tracking_reward(errors)
+    if residual_weight > 0:
+        weight = tracker.model(fps).body_mass.sum() * GRAVITY
+        pen = np.exp(-residual_scale * (res.residual_force / weight) ** 2)
+        per_frame = (1.0 - residual_weight) * per_frame + residual_weight * pen
+    alive = res.alive & ~res.failed[:, None]
+    per_frame = np.where(alive, per_frame, 0.0)
+    n_alive = np.maximum(alive.sum(1), 1)
+    mean_alive = lambda x: np.where(alive, x, 0.0).sum(1) / n_alive
+    diagnostics = {
+        "survival": res.alive.mean(1) * ~res.failed, "terminated": res.terminated, "failed": res.failed,
+        "residual_force": mean_alive(res.residual_force), "residual_torque": mean_alive(res.residual_torque),
+        **{k: mean_alive(v) for k, v in errors.items()}, "messages": list(res.messages),
+    }
+    return {"per_sample": per_frame.mean(1), "per_frame": per_frame, "diagnostics": diagnostics}
+
+
+def _tracker(sim) -> Tracker:
+    if isinstance(sim, Tracker):
+        return sim
+    if sim is None or isinstance(sim, TrackerConfig):
+        return default_tracker(sim)
+    return default_tracker(TrackerConfig.from_config(sim))

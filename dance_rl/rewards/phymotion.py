@@ -1,0 +1,262 @@
+"""PhyMotion structured physics scores (physics_rewards.md §1, as in the official release's headline reward).
+
+Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
+
+* **kinematic** (v1 joint checker, §1.2): joint speed > 5 m/s (fraction of frames), jitter ramp
+  clip((jitter_global + jitter_local − 4.5)/90), self-collision ramp clip((pct − 2)/18) and the limb-length-consistency
+  "joint limit" term. Acceleration > 40 m/s² is reported but, as in the release, not scored.
+* **contact** (v3, §1.3): foot slip, ground penetration, foot floating (velocity-ratio test), balance (centre of mass
+  to the support polygon of the feet in contact).
+* **dynamic** (v3, §1.4): torque over limits, root force over body weight, torque×velocity effort, and balance again
+  (the release counts balance in both axes).
+
+Foot bodies are the FK joints (7 L ankle, 10 L toe, 8 R ankle, 11 R toe): the simulator's body frames sit on the
+joints, so this equals the release's body positions without a MuJoCo pass.
+
+Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``contact_height`` / ``contact_speed`` (the release's
+0.02 m / 0.05 m/s contact test; on the DeepMimic demo clips planted toes move 0.07-0.3 m/s, so with the release
+values almost no contact is ever detected and balance reads "no support"), ``nthread`` (simulator threads).
+
+Deviations from the release:
+* ``floor="ground"`` (default) measures foot heights from the world plane z = 0; the release's ``"min_foot"`` (lowest
+  foot body over the clip = 0) makes penetration zero by construction and floating/sinking invisible.
+* Self-collision "percent" comes from simulator capsule contacts between non-adjacent bodies, not mesh triangles:
+  pct_t = 100 · Σ penetration depth / ``SELF_PEN_DEPTH_REF`` (see `physics_probe.py`).
+* Foot floating skips frames whose root moves < 1 mm/frame (the release's v1 ``delta_ts``; v3 has no gate): there
+  ρ = ‖v_foot − v_root‖/‖v_root‖ divides by ~0, and a dancer standing still would be flagged on every frame.
+* Without a simulator (``use_sim=False`` or dance_rl.sim missing) the centre of mass, torques and root force come from
+  the release's v1 joint-only fallback (§1.5) and self-collision counts as 0; ``diagnostics["sim_used"]`` says which.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from dance_rl.errors import UserError
+from dance_rl.rewards.batch import MotionBatch
+
+# Thresholds of the release (physics_rewards.md §1).
+MAX_JOINT_SPEED = 5.0  # m/s
+MAX_JOINT_ACC = 40.0  # m/s², diagnostics only
+JITTER_BASE, JITTER_SPAN = 4.5, 90.0  # m/s²
+SELF_COLLISION_BASE, SELF_COLLISION_SPAN = 2.0, 18.0  # percent
+LIMBS = ((16, 18), (18, 20), (1, 4), (4, 7))  # upper arm, forearm, thigh, shank
+CONTACT_HEIGHT, CONTACT_SPEED = 0.02, 0.05  # m, m/s
+SLIP_NORM, PEN_NORM = 0.05, 0.05  # m
+FLOAT_RATIO_LO, FLOAT_RATIO_HI = 0.6, 1.75
+ROOT_STATIONARY = 0.001  # m/frame; v1's delta_ts: frames with a still root are not tested for floating
+BALANCE_CLIP = 0.5  # m
+NO_SUPPORT_DISTANCE = 1.0  # m, balance distance when no foot is in contact
+GRF_VERTICAL_BW, GRF_HORIZONTAL_BW = 3.0, 0.5
+MET_NORM = 10000.0
+GRAVITY = 9.81
+FOOT_BODIES = (7, 10, 8, 11)  # L_Ankle, L_Toe, R_Ankle, R_Toe
+# v1 fallback (§1.5): 70 kg, CoM = joint mean with pelvis weight 3, torque proxy |joint acc|, limits by joint index.
+V1_MASS = 70.0
+
+
+def _clip01(x):
+    return np.clip(x, 0.0, 1.0)
+
+
+def _backward_speed(x: np.ndarray, fps: float) -> np.ndarray:
+    """(B,T,...,3) → (B,T,...) speed by backward differences × fps; frame 0 copies frame 1."""
+    v = np.empty(x.shape[:-1])
+    v[:, 1:] = np.linalg.norm(x[:, 1:] - x[:, :-1], axis=-1) * fps
+    v[:, 0] = v[:, 1]
+    return v
+
+
+# ---------------------------------------------------------------------------------------------------------- kinematic
+def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarray | None = None) -> dict:
+    """joints (B,T,J,3) → {"score": (B,), sub-terms (B,)}; self_collision_pct (B,T) percent or None (→ 0)."""
+    dt = 1.0 / fps
+    vel = np.gradient(joints, dt, axis=1)
+    acc = np.gradient(vel, dt, axis=1)
+    v_vel = (np.linalg.norm(vel, axis=-1).max(axis=-1) > MAX_JOINT_SPEED).mean(axis=1)
+    v_acc = (np.linalg.norm(acc, axis=-1).max(axis=-1) > MAX_JOINT_ACC).mean(axis=1)
+    if joints.shape[1] >= 3:
+        second = lambda x: np.linalg.norm(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2], axis=-1).mean(axis=(1, 2)) / dt ** 2
+        jitter = second(joints) + second(joints - joints[:, :, :1])
+    else:
+        jitter = np.zeros(joints.shape[0])
+    v_jitter = _clip01((jitter - JITTER_BASE) / JITTER_SPAN)
+    pct = np.zeros(joints.shape[0]) if self_collision_pct is None else np.asarray(self_collision_pct).mean(axis=1)
+    v_self = _clip01((pct - SELF_COLLISION_BASE) / SELF_COLLISION_SPAN)
+    lengths = np.stack([np.linalg.norm(joints[:, :, a] - joints[:, :, b], axis=-1) for a, b in LIMBS], axis=-1)
+    v_limb = np.minimum(10.0 * lengths.std(axis=1) / (lengths.mean(axis=1) + 1e-6), 1.0).mean(axis=-1)
+    total = (v_limb + v_vel + v_jitter + v_self) / 4.0
+    return {"score": _clip01(1.0 - total), "velocity_violation": v_vel, "acceleration_violation": v_acc,
+            "jitter": jitter, "jitter_violation": v_jitter, "self_collision_pct": pct,
+            "self_collision_violation": v_self, "limb_length_violation": v_limb}
+
+
+# ------------------------------------------------------------------------------------------------------------ contact
+def support_distance(com_xy: np.ndarray, feet_xy: np.ndarray, in_contact: np.ndarray) -> np.ndarray:
+    """Distance (B,T) from the CoM to the convex hull of the in-contact feet; 0 inside, 1 m when nothing touches.
+
+    With at most 4 support points: a point lies in their hull iff it lies in a triangle of three of them, and outside
+    the hull its distance is the minimum over all segments between two of them (hull edges are among those).
+    """
+    n = feet_xy.shape[-2]
+    c = com_xy[..., None, :]
+    best = np.full(com_xy.shape[:-1], np.inf)
+    for i in range(n):
+        for j in range(i, n):
+            a, b = feet_xy[..., i, :], feet_xy[..., j, :]
+            ab = b - a
+            t = np.clip(((com_xy - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
+            d = np.linalg.norm(com_xy - (a + t[..., None] * ab), axis=-1)
+            ok = in_contact[..., i] & in_contact[..., j]
+            best = np.where(ok, np.minimum(best, d), best)
+    inside = np.zeros(com_xy.shape[:-1], dtype=bool)
+    for i, j, k in combinations(range(n), 3):
+        p = feet_xy[..., [i, j, k], :]
+        cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+        s = np.stack([cross(p[..., (m + 1) % 3, :] - p[..., m, :], c[..., 0, :] - p[..., m, :]) for m in range(3)], -1)
+        area = np.abs(cross(p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]))
+        tri = ((s >= 0).all(-1) | (s <= 0).all(-1)) & (area > 1e-12)
+        inside |= tri & in_contact[..., i] & in_contact[..., j] & in_contact[..., k]
+    dist = np.where(inside, 0.0, best)
+    return np.where(in_contact.any(-1), dist, NO_SUPPORT_DISTANCE)
+
+
+def contact_score(joints: np.ndarray, com: np.ndarray, fps: float, floor: str = "ground", ground: float = 0.0,
+                  contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED) -> dict:
+    """joints (B,T,J,3), com (B,T,3) → {"score": (B,), sub-terms (B,), "balance_violation" (B,)}."""
+    num_frames = joints.shape[1]
+    dt = 1.0 / fps
+    feet = joints[:, :, list(FOOT_BODIES)]
+    if floor == "ground":
+        height = feet[..., 2] - ground
+    elif floor == "min_foot":
+        height = feet[..., 2] - feet[..., 2].min(axis=(1, 2), keepdims=True)
+    else:
+        raise UserError(f"phymotion floor={floor!r}: unknown; use 'ground' (plane z = ground) or 'min_foot'")
+    speed = _backward_speed(feet, fps)
+    in_contact = (height < contact_height) & (speed < contact_speed)
+    slip = (speed * in_contact).sum(axis=(1, 2)) * dt / (2 * num_frames)
+    v_slip = _clip01(slip / SLIP_NORM)
+    pen = np.maximum(-height, 0.0).sum(axis=(1, 2)) / (2 * num_frames)
+    v_pen = _clip01(pen / PEN_NORM)
+    root = joints[:, :, 0]
+    v_root = np.empty_like(root)
+    v_root[:, 1:] = (root[:, 1:] - root[:, :-1]) * fps
+    v_root[:, 0] = v_root[:, 1]
+    v_feet = np.empty_like(feet)
+    v_feet[:, 1:] = (feet[:, 1:] - feet[:, :-1]) * fps
+    v_feet[:, 0] = v_feet[:, 1]
+    root_speed = np.linalg.norm(v_root, axis=-1)[..., None]
+    ratio = np.linalg.norm(v_feet - v_root[:, :, None], axis=-1) / (root_speed + 1e-6)
+    moving = root_speed >= ROOT_STATIONARY * fps  # the ratio is meaningless for a still root (see module doc)
+    v_float = (((ratio < FLOAT_RATIO_LO) | (ratio > FLOAT_RATIO_HI)) & moving).mean(axis=(1, 2))
+    d = support_distance(com[..., :2], feet[..., :2], in_contact)
+    v_bal = (np.clip(d, 0.0, BALANCE_CLIP) / BALANCE_CLIP).mean(axis=1)
+    score = _clip01(1.0 - 0.25 * (v_slip + v_pen + v_float + v_bal))
+    return {"score": score, "slip": slip, "slip_violation": v_slip, "penetration": pen, "penetration_violation": v_pen,
+            "float_violation": v_float, "balance_violation": v_bal, "contact_fraction": in_contact.mean(axis=(1, 2))}
+
+
+# ------------------------------------------------------------------------------------------------------------ dynamic
+def dynamic_score(torque: np.ndarray, joint_velocity: np.ndarray, torque_limit: np.ndarray, root_force: np.ndarray,
+                  body_mass: float, balance_violation: np.ndarray, fps: float) -> dict:
+    """v3 dynamic axis from inverse dynamics: torque (B,T,D) N·m, joint_velocity (B,T,D), torque_limit (D,),
+    root_force (B,T,3) N (free-joint linear force), balance_violation (B,)."""
+    bw = body_mass * GRAVITY
+    v_vert = (root_force[..., 2] > GRF_VERTICAL_BW * bw).mean(axis=1)
+    v_horiz = (np.linalg.norm(root_force[..., :2], axis=-1) > GRF_HORIZONTAL_BW * bw).mean(axis=1)
+    s_grf = 1.0 - 0.5 * (v_vert + v_horiz)
+    over = np.abs(torque) > np.asarray(torque_limit)
+    s_tau = 1.0 - over.mean(axis=1).mean(axis=-1)
+    effort = (np.abs(torque) * np.abs(joint_velocity)).sum(axis=(1, 2)) / fps
+    s_met = np.maximum(0.0, 1.0 - effort / MET_NORM)
+    s_bal = 1.0 - balance_violation
+    return {"score": _clip01((s_tau + s_grf + s_met + s_bal) / 4.0), "torque_score": s_tau, "grf_score": s_grf,
+            "grf_vertical_violation": v_vert, "grf_horizontal_violation": v_horiz, "effort": effort,
+            "effort_score": s_met}
+
+
+def v1_com(joints: np.ndarray) -> np.ndarray:
+    """Joint-only centre of mass of the v1 checker: weighted joint mean, pelvis weight 3, others 1."""
+    w = np.ones(joints.shape[2])
+    w[0] = 3.0
+    return (joints * w[:, None]).sum(axis=2) / w.sum()
+
+
+def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: float) -> dict:
+    """Joint-only fallback (§1.5): GRF from CoM acceleration of a 70 kg body, torque proxy = |joint acceleration|."""
+    dt = 1.0 / fps
+    com_acc = np.gradient(np.gradient(v1_com(joints), dt, axis=1), dt, axis=1)
+    bw = V1_MASS * GRAVITY
+    vert = np.maximum(V1_MASS * (GRAVITY + com_acc[..., 2]), 0.0)
+    horiz = V1_MASS * np.linalg.norm(com_acc[..., :2], axis=-1)
+    v_grf = 0.5 * ((vert > GRF_VERTICAL_BW * bw).mean(axis=1) + (horiz > GRF_HORIZONTAL_BW * bw).mean(axis=1))
+    vel = np.gradient(joints, dt, axis=1)
+    torque = np.linalg.norm(np.gradient(vel, dt, axis=1), axis=-1)  # (B,T,J), "torque" = |acc| · 1.0
+    j = np.arange(joints.shape[2])
+    limit = np.where(j < 3, 200.0, np.where(j < 6, 300.0, np.where(j < 9, 400.0, 200.0)))
+    v_tau = (torque > limit).mean(axis=(1, 2))
+    effort = (torque * np.linalg.norm(vel, axis=-1)).sum(axis=(1, 2)) * dt
+    s_met = np.maximum(0.0, 1.0 - effort / MET_NORM)
+    score = (1.0 - v_tau + 1.0 - v_grf + 1.0 - balance_violation + s_met) / 4.0
+    return {"score": _clip01(score), "torque_score": 1.0 - v_tau, "grf_score": 1.0 - v_grf, "effort": effort,
+            "effort_score": s_met}
+
+
+# ------------------------------------------------------------------------------------------------------------- reward
+def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                    contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED,
+                    nthread: int = 1) -> tuple[dict, dict]:
+    """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
+    def compute():
+        from dance_rl.rewards.physics_probe import physics_probe
+
+        probe = physics_probe(batch, nthread) if use_sim else None
+        joints = batch.joints
+        com = probe.com if probe is not None else v1_com(joints)
+        kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct)
+        con = contact_score(joints, com, batch.fps, floor, ground, contact_height, contact_speed)
+        if probe is not None:
+            dyn = dynamic_score(probe.torque, probe.joint_velocity, probe.torque_limit, probe.root_force,
+                                probe.body_mass, con["balance_violation"], batch.fps)
+        else:
+            dyn = v1_dynamic_score(joints, con["balance_violation"], batch.fps)
+        ok = np.ones(batch.batch_size, bool) if probe is None else np.asarray(probe.ok, bool)
+        axes = {"kinematic": kin["score"], "contact": con["score"], "dynamic": dyn["score"]}
+        axes = {k: np.where(ok, v, 0.0) for k, v in axes.items()}  # a failed simulator pass scores 0, as the release
+        diag = {**{f"kin_{k}": v for k, v in kin.items() if k != "score"},
+                **{f"con_{k}": v for k, v in con.items() if k != "score"},
+                **{f"dyn_{k}": v for k, v in dyn.items() if k != "score"},
+                "sim_used": np.full(batch.batch_size, float(probe is not None)), "failed": (~ok).astype(np.float64)}
+        if probe is not None and probe.rom_violation is not None:
+            diag["rom_violation"] = probe.rom_violation  # anatomical range of motion; reported, not scored (as release)
+        return axes, diag
+    return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed), compute)
+
+
+def phymotion(batch: MotionBatch, **params) -> dict:
+    """PhyMotion reward = mean(kinematic, contact, dynamic) ∈ [0, 1] per sample; params as `phymotion_terms`."""
+    axes, diag = phymotion_terms(batch, **params)
+    return {"per_sample": (axes["kinematic"] + axes["contact"] + axes["dynamic"]) / 3.0, "per_frame": None,
+            "diagnostics": {**axes, **diag}}
+
+
+phymotion.__wrapped__ = phymotion_terms  # inspect.signature → the accepted parameters
+
+
+def _axis_reward(axis: str):
+    def reward(batch: MotionBatch, **params) -> dict:
+        axes, diag = phymotion_terms(batch, **params)
+        prefix = axis[:3] + "_"
+        return {"per_sample": axes[axis], "per_frame": None,
+                "diagnostics": {k: v for k, v in diag.items() if k.startswith(prefix) or k in ("sim_used", "failed")}}
+    reward.__name__ = f"phymotion_{axis}"
+    reward.__doc__ = f"The PhyMotion {axis} axis alone, in [0, 1]."
+    reward.__wrapped__ = phymotion_terms
+    return reward
+
+
+phymotion_kinematic = _axis_reward("kinematic")
+phymotion_contact = _axis_reward("contact")
+phymotion_dynamic = _axis_reward("dynamic")

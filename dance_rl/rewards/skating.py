@@ -1,0 +1,42 @@
+"""Foot-skating reward: horizontal foot speed while the foot is on the floor.
+
+Why a separate reward: PhyMotion's slip term only counts a foot as in contact when it moves slower than 0.05 m/s, so a
+foot that skates faster than that stops counting as a contact and its skating goes unseen (on the DeepMimic demo
+clips even planted toes move 0.07-0.3 m/s, so the slip term sees almost nothing). Here contact is decided by height
+alone, as the PhysDiff "Skate" metric (contact in two adjacent frames, horizontal displacement) and GMD's skating
+ratio (foot height < 0.05 m, 0.5 m/s skating speed) do (physics_rewards.md §2-3).
+
+Per frame t (0..T-2): s_t = max over foot joints (7, 10, 8, 11) in contact at t and t+1 of the horizontal speed
+‖xy_{t+1} − xy_t‖·fps; r_t = exp(−s_t / 0.5 m/s); the last frame repeats r_{T-2}. per_sample = mean_t r_t ∈ (0, 1].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dance_rl.rewards.batch import MotionBatch
+
+CONTACT_HEIGHT = 0.05  # m, GMD thresh_height
+SKATE_SPEED = 0.5  # m/s, GMD thresh_vel
+FOOT_BODIES = (7, 10, 8, 11)
+
+
+def skating(batch: MotionBatch, contact_height: float = CONTACT_HEIGHT, speed_scale: float = SKATE_SPEED,
+            ground: float = 0.0) -> dict:
+    """Reward in (0, 1]: 1 when feet on the floor stay put, falling as they slide."""
+    feet = batch.joints[:, :, list(FOOT_BODIES)]
+    low = feet[..., 2] - ground < contact_height
+    contact = low[:, 1:] & low[:, :-1]  # (B,T-1,4)
+    speed = np.linalg.norm(feet[:, 1:, :, :2] - feet[:, :-1, :, :2], axis=-1) * batch.fps
+    skate = np.where(contact, speed, 0.0).max(axis=-1)  # (B,T-1)
+    r = np.exp(-skate / speed_scale)
+    per_frame = np.concatenate([r, r[:, -1:]], axis=1)
+    n_contact = contact.sum(axis=(1, 2))
+    return {
+        "per_sample": per_frame.mean(axis=1),
+        "per_frame": per_frame,
+        "diagnostics": {
+            "skate_ratio": (skate > speed_scale).mean(axis=1),  # frames where a contacting foot exceeds 0.5 m/s
+            "contact_speed": np.where(contact, speed, 0.0).sum(axis=(1, 2)) / np.maximum(n_contact, 1),
+            "contact_fraction": contact.mean(axis=(1, 2)),
+        },
+    }

@@ -1,0 +1,116 @@
+"""SMPL motion (axis-angle poses, z-up trans) ↔ MuJoCo qpos of the humanoid, and finite-difference qvel/qacc.
+
+The humanoid's body frames are the SMPL joint frames (see humanoid.py), so retargeting is exact: the root quaternion
+is the root axis-angle, and each joint's local rotation is split into intrinsic Euler angles in the order in which
+MuJoCo composes that joint's hinges (``humanoid.AXIS_ORDER``). Angles are unwrapped over time so that finite
+differences stay small through ±π (the decomposition is exact everywhere; only at the middle angle ±90°, the gimbal
+lock the axis orders keep out of the way, does the split between first and third angle become ill-conditioned).
+"""
+from __future__ import annotations
+
+import warnings
+
+import mujoco
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from dance_rl.motion.rotations import axis_angle_to_matrix, axis_angle_to_quat, matrix_to_axis_angle, quat_to_matrix
+from dance_rl.motion.skeleton import NUM_JOINTS
+from dance_rl.sim.humanoid import AXIS_ORDER, HINGE_DOF, HINGE_QPOS
+
+NQ, NV = 7 + 3 * (NUM_JOINTS - 1), 6 + 3 * (NUM_JOINTS - 1)
+
+
+def euler_to_matrix(e: np.ndarray) -> np.ndarray:
+    """Hinge angles (...,23,3) of joints 1..23 in their axis orders → local rotation matrices (...,23,3,3)."""
+    e = np.asarray(e, dtype=np.float64)
+    out = np.empty(e.shape + (3,))
+    for j in range(1, NUM_JOINTS):
+        out[..., j - 1, :, :] = Rotation.from_euler(AXIS_ORDER[j].upper(), e[..., j - 1, :].reshape(-1, 3)) \
+            .as_matrix().reshape(e.shape[:-2] + (3, 3))
+    return out
+
+
+def matrix_to_euler(m: np.ndarray) -> np.ndarray:
+    """Local rotation matrices (...,23,3,3) of joints 1..23 → hinge angles (...,23,3), middle angle in [-π/2, π/2]."""
+    m = np.asarray(m, dtype=np.float64)
+    out = np.empty(m.shape[:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # gimbal lock: scipy sets the third angle to 0, still exact
+        for j in range(1, NUM_JOINTS):
+            out[..., j - 1, :] = Rotation.from_matrix(m[..., j - 1, :, :].reshape(-1, 3, 3)) \
+                .as_euler(AXIS_ORDER[j].upper()).reshape(m.shape[:-3] + (3,))
+    return out
+
+
+def motion_to_qpos(poses, trans) -> np.ndarray:
+    """poses (...,T,24,3) axis-angle, trans (...,T,3) z-up metres → qpos (...,T,76) float64."""
+    poses = torch.as_tensor(np.asarray(poses), dtype=torch.float64)
+    trans = np.asarray(trans, dtype=np.float64)
+    if poses.shape[-2:] != (NUM_JOINTS, 3) or trans.shape[-1] != 3 or trans.shape[:-1] != poses.shape[:-2]:
+        raise ValueError(f"motion_to_qpos: poses {tuple(poses.shape)} / trans {trans.shape} must be (...,T,24,3)/(...,T,3)")
+    quat = axis_angle_to_quat(poses[..., 0, :]).numpy()
+    # q and -q are the same rotation; keep the sign continuous over time for smooth interpolation
+    flip = np.cumprod(np.where(np.sum(quat[..., 1:, :] * quat[..., :-1, :], -1) < 0, -1.0, 1.0), axis=-1)
+    quat[..., 1:, :] *= flip[..., None]
+    euler = matrix_to_euler(axis_angle_to_matrix(poses[..., 1:, :]).numpy())  # (...,T,23,3)
+    euler = np.unwrap(euler.reshape(euler.shape[:-2] + (-1,)), axis=-2)
+    qpos = np.zeros(trans.shape[:-1] + (NQ,))
+    qpos[..., 0:3] = trans
+    qpos[..., 3:7] = quat
+    qpos[..., HINGE_QPOS] = euler
+    return qpos
+
+
+def local_rotations(qpos: np.ndarray) -> np.ndarray:
+    """qpos (...,76) → local rotation matrices (...,24,3,3) of the SMPL joints (root = world orientation)."""
+    qpos = np.asarray(qpos, dtype=np.float64)
+    root = quat_to_matrix(torch.as_tensor(qpos[..., 3:7])).numpy()
+    rest = euler_to_matrix(qpos[..., HINGE_QPOS].reshape(qpos.shape[:-1] + (NUM_JOINTS - 1, 3)))
+    return np.concatenate([root[..., None, :, :], rest], axis=-3)
+
+
+def qpos_to_motion(qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """qpos (...,76) → (poses (...,24,3) axis-angle float32, trans (...,3) float32)."""
+    qpos = np.asarray(qpos, dtype=np.float64)
+    poses = matrix_to_axis_angle(torch.as_tensor(local_rotations(qpos))).numpy()
+    return poses.astype(np.float32), qpos[..., 0:3].astype(np.float32)
+
+
+def hinge_angles(qpos: np.ndarray) -> np.ndarray:
+    """(...,76) → (...,69) hinge angles in SMPL order."""
+    return np.asarray(qpos)[..., HINGE_QPOS]
+
+
+def hinge_velocities(qvel: np.ndarray) -> np.ndarray:
+    """(...,75) → (...,69) hinge velocities in SMPL order."""
+    return np.asarray(qvel)[..., HINGE_DOF]
+
+
+def qpos_velocity(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.ndarray:
+    """Central-difference qvel (T, nv) of a qpos trajectory (T, nq); one-sided at the ends.
+
+    The free joint goes through ``mj_differentiatePos`` (world linear velocity, root-frame angular velocity);
+    hinges are plain differences.
+    """
+    qpos = np.asarray(qpos, dtype=np.float64)
+    T = qpos.shape[0]
+    if T < 2:
+        return np.zeros((T, model.nv))
+    prev = np.r_[0, np.arange(T - 1)]
+    nxt = np.r_[np.arange(1, T), T - 1]
+    span = (nxt - prev).astype(np.float64) / fps
+    qvel = np.empty((T, model.nv))
+    for t in range(T):
+        mujoco.mj_differentiatePos(model, qvel[t], span[t], qpos[prev[t]], qpos[nxt[t]])
+    return qvel
+
+
+def velocity_acceleration(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(qvel, qacc), both (T, nv), by central differences of qpos then qvel (qvel lives in a vector space)."""
+    qvel = qpos_velocity(model, qpos, fps)
+    if qvel.shape[0] < 2:
+        return qvel, np.zeros_like(qvel)
+    qacc = np.gradient(qvel, 1.0 / fps, axis=0)
+    return qvel, qacc

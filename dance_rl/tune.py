@@ -72,6 +72,22 @@ def swept_values(cfg: Config, trial_cfg: Config) -> dict:
     return {f"w_{k}": v for k, v in weights_from_config(trial_cfg.rewards).items()}
 
 
+def expected_trials(cfg: Config) -> int:
+    """num_samples × grid sizes × explicit points (Tune creates grid trials lazily, so count them up front)."""
+    n = cfg.tune.num_samples * max(1, len(cfg.tune.points))
+    for spec in cfg.tune.search_space.values():
+        if "grid" in spec:
+            n *= len(spec["grid"])
+    return n
+
+
+def unfinished_trials(results, cfg: Config) -> int:
+    """Trials not yet finished or failed (Tune returns normally after Ctrl-C; such a sweep gets no report)."""
+    trials = getattr(getattr(results, "_experiment_analysis", None), "trials", None) or []
+    running = sum(1 for t in trials if t.status not in ("TERMINATED", "ERROR"))
+    return running + max(0, expected_trials(cfg) - len(trials))
+
+
 def objective(weights: dict, metrics: dict) -> float:
     return float(sum(w * float(metrics.get(k, 0.0)) for k, w in weights.items()))
 
@@ -206,6 +222,10 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     t0 = time.perf_counter()
     results = tuner.fit()
     wall = time.perf_counter() - t0
+    unfinished = unfinished_trials(results, cfg)
+    if unfinished:
+        log(f"sweep interrupted: {unfinished} trial(s) not finished; continue with the same command plus --resume")
+        return results, None
     report = write_report(results, cfg, Path(results.experiment_path) if exp_dir is None else exp_dir, wall,
                           base=base, eval_set=eval_set, log=log)
     return results, report
@@ -230,6 +250,8 @@ def main(argv=None) -> int:
     storage = args.storage_path or cfg.tune.storage_path
     print(f"sweep '{cfg.tune.name}' from {path}; storage {storage}")
     results, report = run_sweep(cfg, storage, resume=args.resume, address=args.address)
+    if report is None:
+        return 130
     print(f"\nreport: {report}\ntensorboard --logdir {report.parent}")
     return 0 if results.num_errors == 0 else 1
 

@@ -77,7 +77,7 @@ def main() -> None:
     from dance_rl.eval.manual import extract_manual_features
     from dance_rl.eval.penetration import capsule_pen_rate, mesh_pen_rate
     from dance_rl.eval.physical import fgd_sums, foot_skating_ratio, motion_magnitude, pfc
-    from dance_rl.eval.report import _imitation, _phymotion, _rot6d
+    from dance_rl.eval.report import imitation_scores, phymotion_scores, rot6d_from_axis_angle
     from dance_rl.motion.fk import joints_np
     from dance_rl.render.skeleton import render_frames
 
@@ -96,14 +96,14 @@ def main() -> None:
         _, r["BAS (motion side)"] = _timed(bas.motion_bas, joints, beats)
         t = time.perf_counter()
         pfc(joints), fgd_sums(joints), fgd_sums(joints, 0.0), foot_skating_ratio(joints)
-        motion_magnitude(_rot6d(poses))
+        motion_magnitude(rot6d_from_axis_angle(poses))
         r["PFC+FGD+skate+magnitude"] = time.perf_counter() - t
         _, r["Pen. rate, sim capsules"] = _timed(capsule_pen_rate, poses, trans)
         idx = np.linspace(0, len(poses) - 1, args.mesh_frames).astype(int)
         _, t = _timed(mesh_pen_rate, poses[idx], trans[idx], model)
         r["Pen. rate, SMPL-size mesh*"] = t * len(poses) / len(idx)
-        _, r["PhyMotion"] = _timed(_phymotion, poses.astype(np.float32), trans.astype(np.float32))
-        _, r["imitation (tracking sim)"] = _timed(_imitation, poses.astype(np.float32), trans.astype(np.float32))
+        _, r["PhyMotion"] = _timed(phymotion_scores, poses.astype(np.float32), trans.astype(np.float32))
+        _, r["imitation (tracking sim)"] = _timed(imitation_scores, poses.astype(np.float32), trans.astype(np.float32))
         _, r["render skeleton video frames"] = _timed(render_frames, joints)
         for k, v in r.items():
             rows.setdefault(k, []).append(v)

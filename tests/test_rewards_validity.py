@@ -12,13 +12,13 @@ Which rewards target what, and why the levels are where they are (measured on th
 * sink → fgd_ground from 4 cm (the clips' mean lowest-joint height is 0.2-1.9 cm above z = 0, so a 1-2 cm sink
   moves some clips *closer* to the floor); phymotion_contact (penetration) and phymotion up to 4.5 cm, where the
   penetration term saturates (0.05 m norm).
-* jitter → phymotion_kinematic (jitter ramp). Levels stay below 0.02 rad, where the ramp saturates (≥ 94.5 m/s²).
-  The overall PhyMotion score is not monotonic here: its effort term is dominated by Euler-angle branch flips of the
-  shoulders in the simulator's retarget, which noise can remove.
+* jitter → phymotion_kinematic (jitter ramp), phymotion_dynamic (torques, effort) and phymotion. Levels stay below
+  0.02 rad, where the jitter ramp saturates (≥ 94.5 m/s²).
 * freeze → antifreeze.
 * self_penetrate → phymotion_kinematic (self-collision ramp on simulator capsules), three levels below the ramp's
-  20 % saturation. dance_a and kick keep their arms away from the flanks, where 0.3 rad does not reach the torso,
-  so the test uses dance_b, walk and punch, and also checks the measured penetration itself grows.
+  20 % saturation. dance_a keeps its arms away from the flanks, where 0.3 rad does not reach the torso, so the test
+  uses dance_b, walk and punch, and also checks the measured penetration itself grows.
+* jitter → imitation (slow test; see its docstring for why the reward is judged on the clip mean).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ CASES = [
     ("float", (0.02, 0.05, 0.1, 0.2), ("fgd_ground",), CLIPS),
     ("sink", (0.04, 0.08, 0.12, 0.16), ("fgd_ground",), CLIPS),
     ("sink", (0.01, 0.02, 0.03, 0.045), ("phymotion_contact", "phymotion"), CLIPS),
-    ("jitter", (0.005, 0.01, 0.015, 0.02), ("phymotion_kinematic",), CLIPS),
+    ("jitter", (0.005, 0.01, 0.015, 0.02), ("phymotion_kinematic", "phymotion_dynamic", "phymotion"), CLIPS),
     ("freeze", (0.25, 0.5, 0.75, 1.0), ("antifreeze",), CLIPS),
     ("self_penetrate", (0.1, 0.2, 0.3), ("phymotion_kinematic",), ("dance_b", "walk", "punch")),
 ]
@@ -98,16 +98,21 @@ def test_antifreeze_rewards_noise(real_clips):
 
 @pytest.mark.slow
 def test_imitation_falls_with_jitter(real_clips):
-    """Imitation (MuJoCo tracker) targets jitter. Judged only on clips the tracker follows when clean (survival ≥ 0.9):
-    on a clip it cannot track at all the reward carries no information about the corruption. Levels double: below
-    ~0.02 rad an early fall (termination) decides the score more than the noise does."""
+    """Imitation (MuJoCo tracker) targets jitter.
+
+    Per clip, the local tracking errors (joint rotations e_dof, joint velocities e_vel) grow strictly with the noise
+    and the strongest level scores below clean. The reward itself is required to fall strictly only on the mean over
+    clips: its global terms (e_pos, e_rot) are dominated by how far the simulated body drifts from the reference over
+    5 s, which changes chaotically with small input changes (walk: clean e_pos 0.018 m², 0.04 rad jitter 0.004 m²).
+    """
     pytest.importorskip("dance_rl.rewards.imitation")
     levels = (0.02, 0.04, 0.08)
     batch = _levels_batch(real_clips, CLIPS, "jitter", levels)
     comp = score(batch, {"imitation": 1.0})["components"]["imitation"]
-    values = comp["per_sample"].reshape(len(CLIPS), len(levels) + 1)
-    clean_survival = np.asarray(comp["diagnostics"]["survival"], float).reshape(len(CLIPS), -1)[:, 0]
-    tracked = [i for i in range(len(CLIPS)) if clean_survival[i] >= 0.9]
-    assert len(tracked) >= 2, f"tracker follows too few clean clips: survival {dict(zip(CLIPS, clean_survival))}"
-    for i in tracked:
-        assert (np.diff(values[i]) < 0).all(), f"imitation on jitter of {CLIPS[i]}: {np.round(values[i], 4)}"
+    shape = (len(CLIPS), len(levels) + 1)
+    values = comp["per_sample"].reshape(shape)
+    for key in ("e_dof", "e_vel"):
+        err = np.asarray(comp["diagnostics"][key], float).reshape(shape)
+        assert (np.diff(err, axis=1) > 0).all(), f"{key} does not grow with jitter: {np.round(err, 4)}"
+    assert (values[:, -1] < values[:, 0]).all(), np.round(values, 4)
+    assert (np.diff(values.mean(axis=0)) < 0).all(), np.round(values, 4)

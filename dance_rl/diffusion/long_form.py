@@ -37,13 +37,20 @@ def guidance_ramp(guidance_weight: float, steps: int) -> list[float]:
     return np.clip(np.linspace(0, 2 * guidance_weight, steps), None, guidance_weight).tolist()
 
 
+def overlap_constraint(x: torch.Tensor, t: int | None = None) -> torch.Tensor:
+    """x[1:, :half] = x[:-1, half:]: each window starts where the previous one is halfway (post_step hook)."""
+    half = x.shape[1] // 2
+    x = x.clone()
+    x[1:, :half] = x[:-1, half:]
+    return x
+
+
 @torch.no_grad()
 def long_sample(model, schedule, cond_windows: torch.Tensor, *, steps: int = 50, eta: float = 1.0,
                 guidance_weight: float = 2.0, clip_denoised: bool = True, generator: torch.Generator | None = None,
                 fgd_guidance: bool = False, normalizer=None) -> torch.Tensor:
     """Jointly denoise B overlapping windows (B, 150, C) → normalised motion windows (B, 150, 151)."""
-    b, n = cond_windows.shape[:2]
-    half = n // 2
+    b = cond_windows.shape[0]
     hook = None
     if fgd_guidance:
         if normalizer is None:
@@ -53,14 +60,9 @@ def long_sample(model, schedule, cond_windows: torch.Tensor, *, steps: int = 50,
         return ddim_sample(model, schedule, cond_windows, steps=steps, eta=eta, guidance_weight=guidance_weight,
                            clip_denoised=clip_denoised, generator=generator, return_chain=False, x0_hook=hook).x0
 
-    def overlap(x: torch.Tensor, t: int) -> torch.Tensor:
-        x = x.clone()
-        x[1:, :half] = x[:-1, half:]
-        return x
-
     return ddim_sample(model, schedule, cond_windows, steps=steps, eta=eta,
                        guidance_weight=guidance_ramp(guidance_weight, steps), clip_denoised=clip_denoised,
-                       generator=generator, return_chain=False, x0_hook=hook, post_step=overlap).x0
+                       generator=generator, return_chain=False, x0_hook=hook, post_step=overlap_constraint).x0
 
 
 def stitch(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 Differences from EDGE, and why:
 - Optimiser AdamW instead of Adan (Adan is not a dependency we carry; AdamW with EDGE's lr 4e-4 / wd 0.02 works).
-- Gradient-norm clipping at 1.0 and an EMA warm-up (decay min(β, (1+n)/(10+n))) so a run of a few hundred steps
+- Gradient-norm clipping at 1.0, a 50-step learning-rate warm-up and an EMA warm-up (decay min(β, (1+n)/(10+n))) so a run of a few hundred steps
   already has a useful EMA model; EDGE trains for days with β = 0.9999.
 - FK and foot losses are computed on unnormalised (metric) vectors by default (see losses.py).
 - A wall-clock budget (pretrain.max_minutes) stops the run early, with a final checkpoint.
@@ -24,6 +24,7 @@ from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.errors import UserError
 
 GRAD_CLIP = 1.0
+WARMUP_STEPS = 50  # linear learning-rate warm-up, then constant (as EDGE)
 
 
 @torch.no_grad()
@@ -95,23 +96,25 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
         x, cond = next(batches)[:2]
         loss, terms = diffusion_loss(model, schedule, x.float(), cond.float(), cfg.diffusion.cond_drop_prob,
                                      unnormalize=normalizer.unnormalize)
+        for group in opt.param_groups:
+            group["lr"] = p.lr * min(1.0, (step + 1) / WARMUP_STEPS)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         opt.step()
         ema_update(ema, model, ema_decay_at(step, p.ema_decay))
         step += 1
-        val = float(loss)
+        val = float(loss.detach())
         if not math.isfinite(val):
             raise RuntimeError(f"pretraining diverged at step {step} (loss {val})")
         running = val if running is None else 0.98 * running + 0.02 * val
         if step % 10 == 0 or step == total_steps:
-            history.append({"step": step, "loss": val, **{k: float(v) for k, v in terms.items()},
+            history.append({"step": step, "loss": val, **{k: float(v.detach()) for k, v in terms.items()},
                             "seconds": time.time() - t_start})
         if writer is not None:
             writer.add_scalar("loss/total", val, step)
             for k, v in terms.items():
-                writer.add_scalar(f"loss/{k}", float(v), step)
+                writer.add_scalar(f"loss/{k}", float(v.detach()), step)
             writer.add_scalar("grad_norm", float(gnorm), step)
         if bar is not None:
             bar.update(1)

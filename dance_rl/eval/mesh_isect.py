@@ -39,6 +39,8 @@ def candidate_pairs(tri: np.ndarray, faces: np.ndarray | None = None) -> np.ndar
     lo, hi = tri.min(axis=1), tri.max(axis=1)
     size = (hi - lo).max(axis=1)
     cell = max(float(np.percentile(size, 90)), 1e-9)
+    while np.prod(np.floor(hi / cell) - np.floor(lo / cell) + 1, axis=1).sum() > 64 * len(lo):
+        cell *= 2.0  # a few huge triangles would otherwise touch millions of cells
     tri_id, keys, meta = _grid_cells(lo, hi, cell)
     origin, strides = meta[:3], meta[4:].astype(np.int64)
     order = np.argsort(keys, kind="stable")

@@ -7,7 +7,7 @@ from a file's stored ``joints``, so generated and reference sets are measured on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,14 +28,13 @@ class EvalOptions:
     smpl_model: object = None  # dance_rl.eval.smpl_mesh.SMPLModel or None
     phymotion: bool = True
     imitation: bool = True
-    notes: dict = field(default_factory=dict)
 
     @property
     def max_frames(self) -> int:
         return int(round(self.seconds * FPS))
 
 
-def _rot6d(poses: np.ndarray) -> np.ndarray:
+def rot6d_from_axis_angle(poses: np.ndarray) -> np.ndarray:
     import torch
 
     from dance_rl.motion.rotations import axis_angle_to_matrix, matrix_to_rot6d
@@ -44,7 +43,7 @@ def _rot6d(poses: np.ndarray) -> np.ndarray:
         return matrix_to_rot6d(axis_angle_to_matrix(torch.as_tensor(poses, dtype=torch.float64))).numpy()
 
 
-def _phymotion(poses, trans) -> dict:
+def phymotion_scores(poses, trans) -> dict:
     try:
         from dance_rl.rewards.batch import MotionBatch
         from dance_rl.rewards.phymotion import phymotion
@@ -57,7 +56,7 @@ def _phymotion(poses, trans) -> dict:
             "phymotion_sim_used": bool(d.get("sim_used", np.zeros(1))[0])}
 
 
-def _imitation(poses, trans) -> dict:
+def imitation_scores(poses, trans) -> dict:
     """Imitation reward and success of the simulator's tracking controller (dance_rl.rewards.imitation).
 
     Success = the tracked body neither fell (head below the termination height, Skeleton2Stage's criterion) nor
@@ -93,13 +92,13 @@ def motion_metrics(motion, opts: EvalOptions, music_beats: np.ndarray | None = N
     row.update(reduce_fgd([row["_fgd_sums"]]))
     row.update({k.replace("fgd", "fgd_floor"): v for k, v in reduce_fgd([row["_fgd_floor_sums"]]).items()})
     row["skating_ratio"] = foot_skating_ratio(joints, FPS)
-    row["motion_magnitude"] = motion_magnitude(_rot6d(poses), FPS)
+    row["motion_magnitude"] = motion_magnitude(rot6d_from_axis_angle(poses), FPS)
     pen = pen_rate(poses, trans, FPS, opts.pen_method, opts.smpl_model, opts.pen_frame_stride)
     row["pen_rate"], row["pen_method"] = pen["pen_rate"], pen["pen_method"]
     if opts.phymotion:
-        row.update(_phymotion(poses.astype(np.float32), trans.astype(np.float32)))
+        row.update(phymotion_scores(poses.astype(np.float32), trans.astype(np.float32)))
     if opts.imitation:
-        row.update(_imitation(poses.astype(np.float32), trans.astype(np.float32)))
+        row.update(imitation_scores(poses.astype(np.float32), trans.astype(np.float32)))
     return row
 
 

@@ -4,7 +4,8 @@
 choice) every constraint and passive force is off, so the free-joint rows are the residual wrench that something
 (the ground, or a "hand of god") must supply, and a static pose needs exactly the body weight there; with
 ``contacts=True`` MuJoCo's soft contacts and joint limits take part, and the root residual shrinks by the contact
-forces (force balance: root_force + contact_force = m·(a_com − g)).
+forces (force balance: root_force + contact_force = m·(a_com − g)). ``inverse_dynamics_grf`` hands the contact-free
+root wrench to the soles as far as the friction cone allows (what the tracker uses as feed-forward).
 
 ``self_collisions`` reports, per frame, the contacts between non-adjacent body geoms (parent–child and rest-pose
 overlapping pairs are excluded in the model) and their penetration depth.
@@ -15,6 +16,7 @@ an MjData; MuJoCo releases the GIL inside its calls).
 from __future__ import annotations
 
 import copy
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
@@ -25,22 +27,21 @@ from dance_rl.sim.humanoid import BODY_IDS, HINGE_DOF, HINGE_QPOS, body_mass, hu
 from dance_rl.sim.retarget import motion_to_qpos, velocity_acceleration
 
 _VARIANTS: dict[tuple[int, int], mujoco.MjModel] = {}
+_LOCK = threading.Lock()
+_SOLE_BODY = np.array([BODY_IDS[j] for j, _ in sole_points()])
+_SOLE_LOCAL = np.array([p for _, p in sole_points()])
 
 
-def _variant(model: mujoco.MjModel, disable: int) -> mujoco.MjModel:
-    """A copy of ``model`` with extra disable flags (cached; the caller's model is never modified)."""
-    key = (id(model), disable)
-    if key not in _VARIANTS:
-        m = copy.copy(model)  # MjModel.__copy__ is a deep copy
-        m.opt.disableflags |= disable
-        _VARIANTS[key] = m
-    return _VARIANTS[key]
-
-
-def _root_world(data: mujoco.MjData, frc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Free-joint generalised force → (world force, world torque); the angular rows are in the root frame."""
-    rot = data.xmat[BODY_IDS[0]].reshape(3, 3)
-    return frc[0:3].copy(), rot @ frc[3:6]
+def _contact_free(model: mujoco.MjModel) -> mujoco.MjModel:
+    """A cached copy of ``model`` without constraints and passive forces (the caller's model is never modified)."""
+    flags = mujoco.mjtDisableBit
+    key = (id(model), int(flags.mjDSBL_CONSTRAINT) | int(flags.mjDSBL_SPRING) | int(flags.mjDSBL_DAMPER))
+    with _LOCK:
+        if key not in _VARIANTS:
+            m = copy.copy(model)  # MjModel.__copy__ is a deep copy
+            m.opt.disableflags |= key[1]
+            _VARIANTS[key] = m
+        return _VARIANTS[key]
 
 
 def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model: mujoco.MjModel | None = None,
@@ -48,92 +49,108 @@ def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model
     """mj_inverse on every frame of a trajectory (T, nq/nv/nv).
 
     Returns ``torque`` (T,69) hinge generalised forces in SMPL hinge order (N·m), ``root_force`` (T,3) and
-    ``root_torque`` (T,3) world-frame residual wrench at the root, ``com`` (T,3) whole-body centre of mass, and
-    with ``contacts`` also ``contact_force`` (T,3) total world-frame force of the floor and ``ncontact`` (T,).
+    ``root_torque`` (T,3) world-frame residual wrench at the root, ``com`` (T,3) whole-body centre of mass, ``sole``
+    (T,6,3) world positions of ``humanoid.sole_points``; with ``contacts`` also ``contact_force`` (T,3) total
+    world-frame force of the floor and ``ncontact`` (T,).
     """
     model = model or humanoid_model()
-    flags = mujoco.mjtDisableBit
-    if contacts:
-        m = model
-    else:
-        m = _variant(model, int(flags.mjDSBL_CONSTRAINT) | int(flags.mjDSBL_SPRING) | int(flags.mjDSBL_DAMPER))
+    m = model if contacts else _contact_free(model)
     d = data if data is not None else mujoco.MjData(m)  # any MjData of the same model sizes works
-    T = qpos.shape[0]
-    out = {k: np.zeros((T, 3)) for k in ("root_force", "root_torque", "com")}
-    out["torque"] = np.zeros((T, len(HINGE_DOF)))
+    T, root = qpos.shape[0], BODY_IDS[0]
+    frc, rot, com = np.zeros((T, m.nv)), np.zeros((T, 3, 3)), np.zeros((T, 3))
+    sole_pos, sole_rot = np.zeros((T, len(_SOLE_BODY), 3)), np.zeros((T, len(_SOLE_BODY), 3, 3))
+    out = {}
     if contacts:
-        out["contact_force"] = np.zeros((T, 3))
-        out["ncontact"] = np.zeros(T, dtype=np.int64)
-    f6 = np.zeros(6)
+        out["contact_force"], out["ncontact"] = np.zeros((T, 3)), np.zeros(T, dtype=np.int64)
     for t in range(T):
         d.qpos[:], d.qvel[:], d.qacc[:] = qpos[t], qvel[t], qacc[t]
         mujoco.mj_inverse(m, d)
-        frc = d.qfrc_inverse
-        out["torque"][t] = frc[HINGE_DOF]
-        out["root_force"][t], out["root_torque"][t] = _root_world(d, frc)
-        out["com"][t] = d.subtree_com[BODY_IDS[0]]
+        frc[t], rot[t], com[t] = d.qfrc_inverse, d.xmat[root].reshape(3, 3), d.subtree_com[root]
+        sole_pos[t], sole_rot[t] = d.xpos[_SOLE_BODY], d.xmat[_SOLE_BODY].reshape(-1, 3, 3)
         if contacts:
-            total = np.zeros(3)
-            for i in range(d.ncon):
-                c = d.contact[i]
-                if m.geom_bodyid[c.geom1] != 0 and m.geom_bodyid[c.geom2] != 0:
-                    continue  # self-contact: internal, cancels in the sum
-                mujoco.mj_contactForce(m, d, i, f6)
-                world = c.frame.reshape(3, 3).T @ f6[:3]  # contact frame rows: normal, tangent1, tangent2
-                total += world if m.geom_bodyid[c.geom2] != 0 else -world  # force on geom2's body (the humanoid)
-            out["contact_force"][t] = total
-            out["ncontact"][t] = d.ncon
+            out["contact_force"][t], out["ncontact"][t] = _floor_force(m, d), d.ncon
+    out.update(torque=frc[:, HINGE_DOF], root_force=frc[:, 0:3], com=com,
+               root_torque=np.einsum("tij,tj->ti", rot, frc[:, 3:6]),  # free-joint angular rows: root frame
+               sole=sole_pos + np.einsum("tnij,nj->tni", sole_rot, _SOLE_LOCAL))
     return out
 
 
+def _floor_force(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
+    """Total world-frame force of the floor on the body (self-contacts cancel and are skipped)."""
+    total, f6 = np.zeros(3), np.zeros(6)
+    for i in range(d.ncon):
+        c = d.contact[i]
+        if m.geom_bodyid[c.geom1] != 0 and m.geom_bodyid[c.geom2] != 0:
+            continue
+        mujoco.mj_contactForce(m, d, i, f6)
+        world = c.frame.reshape(3, 3).T @ f6[:3]  # contact frame rows: normal, tangent1, tangent2
+        total += world if m.geom_bodyid[c.geom2] != 0 else -world  # force on geom2's body (the humanoid)
+    return total
+
+
+def estimate_grf(sole: np.ndarray, root_pos: np.ndarray, force: np.ndarray, torque: np.ndarray,
+                 contact_height: float = 0.03, friction: float = 1.0, reg: float = 1e-4) -> np.ndarray:
+    """Ground reactions (T,n,3) at the sole points (T,n,3) lower than ``contact_height`` that best supply the wrench
+    ``force`` (T,3), ``torque`` (T,3) about ``root_pos`` (T,3): the regularised least-norm solution of
+    Σ F_i = force, Σ (p_i − root) × F_i = torque, clipped to the friction cone (F_z ≥ 0, |F_xy| ≤ μ·F_z)."""
+    T, n, _ = sole.shape
+    live = sole[..., 2] < contact_height
+    arm = (sole - root_pos[:, None]) * live[..., None]
+    z = np.zeros((T, n))
+    skew = np.stack([z, -arm[..., 2], arm[..., 1], arm[..., 2], z, -arm[..., 0], -arm[..., 1], arm[..., 0], z],
+                    -1).reshape(T, n, 3, 3)
+    a = np.concatenate([np.eye(3) * live[..., None, None], skew], -2).transpose(0, 2, 1, 3).reshape(T, 6, 3 * n)
+    aat = a @ a.transpose(0, 2, 1)
+    ridge = reg * np.trace(aat, axis1=1, axis2=2)[:, None, None] + 1e-9
+    lam = np.linalg.solve(aat + ridge * np.eye(6), np.concatenate([force, torque], -1)[..., None])
+    f = (a.transpose(0, 2, 1) @ lam).reshape(T, n, 3)
+    f[..., 2] = np.maximum(f[..., 2], 0.0)
+    horiz = np.sqrt(f[..., 0] ** 2 + f[..., 1] ** 2)
+    f[..., :2] *= np.minimum(1.0, friction * f[..., 2] / np.maximum(horiz, 1e-9))[..., None]
+    return f * live[..., None]
+
+
 def inverse_dynamics_grf(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model: mujoco.MjModel | None = None,
-                         contact_height: float = 0.03, friction: float = 1.0, reg: float = 1e-4,
+                         contact_height: float = 0.03, friction: float = 1.0,
                          data: mujoco.MjData | None = None) -> dict[str, np.ndarray]:
     """Inverse dynamics with estimated ground reactions: who supports the body, the floor or a "hand of god"?
 
-    Contact-free inverse dynamics puts the whole external wrench on the root. Here that wrench is handed, as far as
-    possible, to the sole points (heel, ball, toe tip of each foot; ``humanoid.sole_points``) lower than
-    ``contact_height``: the regularised least-norm forces F with Σ J_iᵀ F_i = root wrench, then clipped to the
-    friction cone (F_z ≥ 0, |F_xy| ≤ μ·F_z). The hinge torques become τ − Σ J_iᵀ F_i (a standing leg now carries the
-    body), and what the feet could not supply stays as ``root_force``/``root_torque`` (world frame).
-    Returns also ``grf`` (T,6,3) per sole point (world, N) and ``in_contact`` (T,6) bool.
+    Contact-free inverse dynamics puts the whole external wrench on the root. Here that wrench goes, as far as
+    possible, to the sole points (heel, ball, toe tip of each foot) lower than ``contact_height``
+    (:func:`estimate_grf`); a second mj_inverse pass with those forces applied gives the hinge torques (a standing
+    leg now carries the body) and what the feet could not supply, as ``root_force``/``root_torque`` (world).
+    Also returns ``grf`` (T,6,3) per sole point (world, N) and ``in_contact`` (T,6) bool.
     """
     model = model or humanoid_model()
-    base = inverse_dynamics(qpos, qvel, qacc, model, contacts=False, data=data)
     d = data if data is not None else mujoco.MjData(model)
-    points = sole_points()
-    T, nv = qpos.shape[0], model.nv
-    grf = np.zeros((T, len(points), 3))
-    in_contact = np.zeros((T, len(points)), dtype=bool)
-    torque, root_force, root_torque = base["torque"].copy(), base["root_force"].copy(), base["root_torque"].copy()
-    jacp = np.zeros((3, nv))
-    for t in range(T):
-        d.qpos[:] = qpos[t]
+    free = inverse_dynamics(qpos, qvel, qacc, model, data=d)
+    grf = estimate_grf(free["sole"], qpos[:, 0:3], free["root_force"], free["root_torque"], contact_height, friction)
+    touching = np.flatnonzero(grf.any(axis=(1, 2)))
+    out = {**free, "grf": grf, "in_contact": grf[..., 2] > 0}
+    if touching.size == 0:
+        return out
+    gen = _transpose_jacobian(model, d, qpos[touching], free["sole"][touching], grf[touching])
+    arm = free["sole"][touching] - qpos[touching, None, 0:3]
+    out["torque"], out["root_force"], out["root_torque"] = (out[k].copy() for k in ("torque", "root_force",
+                                                                                    "root_torque"))
+    out["torque"][touching] -= gen[:, HINGE_DOF]
+    out["root_force"][touching] -= grf[touching].sum(1)
+    out["root_torque"][touching] -= np.cross(arm, grf[touching]).sum(1)
+    return out
+
+
+def _transpose_jacobian(model: mujoco.MjModel, d: mujoco.MjData, qpos: np.ndarray, points: np.ndarray,
+                        forces: np.ndarray) -> np.ndarray:
+    """Σ_i J_iᵀ F_i (T, nv): generalised force of world forces ``forces`` (T,n,3) at ``points`` (T,n,3) on the sole
+    bodies (``mj_applyFT`` after the kinematics its Jacobians need)."""
+    out, zero = np.zeros((len(qpos), model.nv)), np.zeros(3)
+    for t, q in enumerate(qpos):
+        d.qpos[:] = q
         mujoco.mj_kinematics(model, d)
         mujoco.mj_comPos(model, d)
-        world = [d.xpos[BODY_IDS[j]] + d.xmat[BODY_IDS[j]].reshape(3, 3) @ p for j, p in points]
-        live = [i for i, w in enumerate(world) if w[2] < contact_height]
-        if not live:
-            continue
-        jac = np.zeros((3 * len(live), nv))
-        for n, i in enumerate(live):
-            mujoco.mj_jac(model, d, jacp, None, world[i], BODY_IDS[points[i][0]])
-            jac[3 * n:3 * n + 3] = jacp
-        rot = d.xmat[BODY_IDS[0]].reshape(3, 3)
-        wrench = np.r_[base["root_force"][t], rot.T @ base["root_torque"][t]]  # generalised root force
-        a = jac[:, :6].T  # (6, 3n): Σ J_iᵀ F_i on the root rows
-        f = a.T @ np.linalg.solve(a @ a.T + reg * np.trace(a @ a.T) * np.eye(6), wrench)
-        f = f.reshape(-1, 3)
-        f[:, 2] = np.maximum(f[:, 2], 0.0)
-        horiz = np.linalg.norm(f[:, :2], axis=1, keepdims=True)
-        f[:, :2] *= np.minimum(1.0, friction * f[:, 2:3] / np.maximum(horiz, 1e-9))
-        gen = jac.T @ f.reshape(-1)
-        torque[t] -= gen[HINGE_DOF]
-        root_force[t] -= gen[0:3]
-        root_torque[t] -= rot @ gen[3:6]
-        grf[t, live], in_contact[t, live] = f, True
-    return {"torque": torque, "root_force": root_force, "root_torque": root_torque, "com": base["com"],
-            "grf": grf, "in_contact": in_contact}
+        for n in np.flatnonzero(forces[t].any(-1)):
+            mujoco.mj_applyFT(model, d, forces[t, n], zero, points[t, n], _SOLE_BODY[n], out[t])
+    return out
 
 
 def self_collisions(qpos: np.ndarray, model: mujoco.MjModel | None = None,
@@ -149,13 +166,12 @@ def self_collisions(qpos: np.ndarray, model: mujoco.MjModel | None = None,
         d.qpos[:] = qpos[t]
         mujoco.mj_kinematics(model, d)
         mujoco.mj_collision(model, d)
-        for i in range(d.ncon):
-            c = d.contact[i]
-            if body[c.geom1] == 0 or body[c.geom2] == 0 or c.dist >= 0:
-                continue
-            count[t] += 1
-            depth[t] -= c.dist
-            max_depth[t] = max(max_depth[t], -c.dist)
+        if d.ncon == 0:
+            continue
+        con = d.contact
+        pen = -con.dist[(body[con.geom1] != 0) & (body[con.geom2] != 0) & (con.dist < 0)]
+        if pen.size:
+            count[t], depth[t], max_depth[t] = pen.size, pen.sum(), pen.max()
     return {"count": count, "depth": depth, "max_depth": max_depth}
 
 
@@ -164,6 +180,16 @@ def rom_violation(qpos: np.ndarray, margin: float = 0.0) -> np.ndarray:
     rng = joint_ranges()
     q = np.asarray(qpos)[..., HINGE_QPOS]
     return (q < rng[:, 0] - margin) | (q > rng[:, 1] + margin)
+
+
+def run_threaded(work, n_items: int, nthread: int) -> None:
+    """Call ``work(indices)`` on ``nthread`` interleaved chunks of range(n_items), in threads when nthread > 1."""
+    chunks = [list(range(i, n_items, nthread)) for i in range(max(1, min(nthread, n_items)))]
+    if len(chunks) <= 1:
+        work(chunks[0] if chunks else [])
+        return
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        list(pool.map(work, chunks))
 
 
 def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
@@ -185,15 +211,12 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
     def work(chunk):
         data = mujoco.MjData(model)
         for b in chunk:
-            try:
-                qpos = motion_to_qpos(poses[b], trans[b])
-                qvel, qacc = velocity_acceleration(model, qpos, fps)
-                if not (np.isfinite(qpos).all() and np.isfinite(qacc).all()):
-                    continue
-                idyn = inverse_dynamics(qpos, qvel, qacc, model, contacts=False, data=data)
-                coll = self_collisions(qpos, model, data)
-            except (FloatingPointError, ValueError):
+            if not (np.isfinite(poses[b]).all() and np.isfinite(trans[b]).all()):
                 continue
+            qpos = motion_to_qpos(poses[b], trans[b])
+            qvel, qacc = velocity_acceleration(model, qpos, fps)
+            idyn = inverse_dynamics(qpos, qvel, qacc, model, contacts=False, data=data)
+            coll = self_collisions(qpos, model, data)
             for k in ("com", "torque", "root_force"):
                 out[k][b] = idyn[k]
             out["joint_velocity"][b] = qvel[:, HINGE_DOF]
@@ -201,10 +224,5 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
             out["rom_violation"][b] = rom_violation(qpos).mean()
             out["ok"][b] = True
 
-    chunks = [list(range(B))[i::max(1, nthread)] for i in range(max(1, min(nthread, B)))]
-    if len(chunks) <= 1:
-        work(chunks[0] if chunks else [])
-    else:
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            list(pool.map(work, chunks))
+    run_threaded(work, B, nthread)
     return out

@@ -37,7 +37,6 @@ import os
 import mujoco
 import numpy as np
 
-from dance_rl.errors import UserError
 from dance_rl.motion.skeleton import JOINT_NAMES, NUM_JOINTS, OFFSETS, PARENTS
 
 TOTAL_MASS = 70.0  # kg
@@ -46,6 +45,7 @@ NUM_HINGES = 3 * (NUM_JOINTS - 1)  # 69
 # Floor convention: dance_rl motions put the lowest JOINT on the floor (demo corpus, EDGE/Skeleton2Stage FGD), so the
 # flat soles pass through the toe joints (6 cm below the ankle joint at rest; anatomically ~2 cm deeper).
 HEEL = 0.06  # m behind the ankle joint
+TOE_R = 0.015  # m, toe capsule radius
 # Reflected "rotor" inertia per hinge, proportional to its PD stiffness: every servo's natural frequency is then at most
 # 1/sqrt(ARMATURE_S2) = 100 rad/s (16 Hz, above human joint bandwidth), which keeps light distal joints (feet, hands)
 # stable at 240 Hz physics; without it stiff ankles chatter at the control rate.
@@ -138,7 +138,7 @@ def sole_points(offsets: np.ndarray | None = None) -> list[tuple[int, np.ndarray
     out = []
     for ankle, toe in ((7, 10), (8, 11)):
         out += [(ankle, np.array([0.5 * offsets[toe][0], offsets[toe][1], -HEEL])), (ankle, offsets[toe].copy()),
-                (toe, np.array([0.0, 0.0, 0.06]))]
+                (toe, np.array([0.0, 0.0, 0.01 + TOE_R]))]
     return out
 
 
@@ -152,7 +152,7 @@ def _segment(j: int, offsets: np.ndarray) -> np.ndarray:
     if j == 15:  # head: joint to vertex, no child joint
         return np.array([0.0, 0.22, 0.02])
     if j in (10, 11):  # toes: forward to the toe tip
-        return np.array([0.0, 0.0, 0.06])
+        return np.array([0.0, 0.0, 0.01 + TOE_R])
     if j in (22, 23):  # fingers: continue the hand direction
         return 0.9 * offsets[j]
     if j == 0:
@@ -181,8 +181,8 @@ def _geoms(j: int, offsets: np.ndarray, radius: dict[int, float]) -> list[dict]:
         half = np.array([0.045, 0.5 * (-0.02 - toe[1]), 0.5 * (toe[2] + HEEL)])
         pos = np.array([0.5 * toe[0], toe[1] + half[1], toe[2] - half[2]])
         return [dict(type=mujoco.mjtGeom.mjGEOM_BOX, pos=pos, size=half)]
-    if name == "Toe":  # sole through the toe joint
-        return [dict(type=mujoco.mjtGeom.mjGEOM_BOX, pos=[0.0, 0.015, 0.03], size=[0.045, 0.015, 0.03])]
+    if name == "Toe":  # a left-right capsule whose bottom touches the toe joint's height: toes roll, not dig
+        return [cap(np.array([-0.035, TOE_R, 0.01]), np.array([0.035, TOE_R, 0.01]), TOE_R)]
     default_r = {"Hip": 0.065, "Knee": 0.05, "Neck": 0.045, "Thorax": 0.045, "Shoulder": 0.045, "Elbow": 0.038,
                  "Wrist": 0.03, "Hand": 0.025}[name]
     # thighs and upper arms start past their joint, so they do not overlap the trunk or each other at rest
@@ -349,19 +349,19 @@ def _cached(smpl_key: tuple | None, kp_scale: float, timestep: float) -> mujoco.
     return build_model(offsets, radius, kp_scale, timestep)
 
 
-def humanoid_model(smpl_model_path: str | None = None, kp_scale: float = 1.0,
+def humanoid_model(smpl_model_path: str | os.PathLike | None = None, kp_scale: float = 1.0,
                    timestep: float = 1.0 / 240.0) -> mujoco.MjModel:
     """The compiled humanoid, cached per (SMPL file, gains, timestep). Treat it as read-only (copy before editing).
 
-    ``smpl_model_path``: optional SMPL model ``.npz`` (licence-gated, see data_sources.md §5); when given, bone
-    offsets and limb radii come from its mesh instead of the built-in mean-shape numbers.
+    ``smpl_model_path``: optional SMPL model file or folder (licence-gated, reference/data_sources.md §5); when given,
+    bone offsets and limb radii come from its mean-shape mesh (``smpl_shape.py``) instead of the built-in numbers.
     """
     key = None
     if smpl_model_path is not None:
-        if not os.path.isfile(smpl_model_path):
-            raise UserError(f"{smpl_model_path}: SMPL model file not found; pass an existing SMPL .npz or omit it")
-        st = os.stat(smpl_model_path)
-        key = (os.path.abspath(smpl_model_path), st.st_mtime_ns, st.st_size)
+        from dance_rl.motion.smpl_mesh import find_model_file
+        path = find_model_file(smpl_model_path)  # UserError when missing
+        st = os.stat(path)
+        key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
     return _cached(key, float(kp_scale), float(timestep))
 
 

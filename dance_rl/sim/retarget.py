@@ -8,53 +8,73 @@ lock the axis orders keep out of the way, does the split between first and third
 """
 from __future__ import annotations
 
-import warnings
-
 import mujoco
 import numpy as np
-import torch
 from scipy.spatial.transform import Rotation
 
-from dance_rl.motion.rotations import axis_angle_to_matrix, axis_angle_to_quat, matrix_to_axis_angle, quat_to_matrix
 from dance_rl.motion.skeleton import NUM_JOINTS
 from dance_rl.sim.humanoid import AXIS_ORDER, HINGE_DOF, HINGE_QPOS
 
 NQ, NV = 7 + 3 * (NUM_JOINTS - 1), 6 + 3 * (NUM_JOINTS - 1)
 
 
+# Per joint 1..23: the axis indices (i, j, k) of its hinge order and the permutation parity (+1 for xyz, yzx, zxy).
+_AXES = np.array([["xyz".index(c) for c in AXIS_ORDER[j]] for j in range(1, NUM_JOINTS)])
+_PARITY = np.array([1.0 if "".join(AXIS_ORDER[j]) in ("xyz", "yzx", "zxy") else -1.0 for j in range(1, NUM_JOINTS)])
+_J = np.arange(NUM_JOINTS - 1)
+
+
+def _elementary(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotations (...,23,3,3) about coordinate axis ``axis[j]`` (23,) by ``angle`` (...,23)."""
+    c, s = np.cos(angle), np.sin(angle)
+    out = np.zeros(angle.shape + (3, 3))
+    i, j = (axis + 1) % 3, (axis + 2) % 3  # the plane the rotation acts in, right-handed
+    out[..., _J, axis, axis] = 1.0
+    out[..., _J, i, i] = c
+    out[..., _J, j, j] = c
+    out[..., _J, i, j] = -s
+    out[..., _J, j, i] = s
+    return out
+
+
 def euler_to_matrix(e: np.ndarray) -> np.ndarray:
     """Hinge angles (...,23,3) of joints 1..23 in their axis orders → local rotation matrices (...,23,3,3)."""
     e = np.asarray(e, dtype=np.float64)
-    out = np.empty(e.shape + (3,))
-    for j in range(1, NUM_JOINTS):
-        out[..., j - 1, :, :] = Rotation.from_euler(AXIS_ORDER[j].upper(), e[..., j - 1, :].reshape(-1, 3)) \
-            .as_matrix().reshape(e.shape[:-2] + (3, 3))
-    return out
+    r = [_elementary(_AXES[:, n], e[..., n]) for n in range(3)]
+    return r[0] @ r[1] @ r[2]
 
 
 def matrix_to_euler(m: np.ndarray) -> np.ndarray:
-    """Local rotation matrices (...,23,3,3) of joints 1..23 → hinge angles (...,23,3), middle angle in [-π/2, π/2]."""
+    """Local rotation matrices (...,23,3,3) of joints 1..23 → hinge angles (...,23,3), middle angle in [-π/2, π/2].
+
+    Intrinsic Tait-Bryan order (i, j, k) with parity s: b = asin(s·R_ik), a = atan2(−s·R_jk, R_kk),
+    c = atan2(−s·R_ij, R_ii); at the gimbal lock (cos b = 0) c = 0 and a = atan2(s·R_kj, R_jj).
+    """
     m = np.asarray(m, dtype=np.float64)
-    out = np.empty(m.shape[:-1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # gimbal lock: scipy sets the third angle to 0, still exact
-        for j in range(1, NUM_JOINTS):
-            out[..., j - 1, :] = Rotation.from_matrix(m[..., j - 1, :, :].reshape(-1, 3, 3)) \
-                .as_euler(AXIS_ORDER[j].upper()).reshape(m.shape[:-3] + (3,))
-    return out
+    i, j, k, s = _AXES[:, 0], _AXES[:, 1], _AXES[:, 2], _PARITY
+    r = lambda u, v: m[..., _J, u, v]
+    b = np.arcsin(np.clip(s * r(i, k), -1.0, 1.0))
+    lock = np.hypot(r(j, k), r(k, k)) < 1e-9
+    a = np.where(lock, np.arctan2(s * r(k, j), r(j, j)), np.arctan2(-s * r(j, k), r(k, k)))
+    c = np.where(lock, 0.0, np.arctan2(-s * r(i, j), r(i, i)))
+    return np.stack([a, b, c], axis=-1)
+
+
+def _rotvec(aa: np.ndarray) -> Rotation:
+    return Rotation.from_rotvec(aa.reshape(-1, 3))
 
 
 def motion_to_qpos(poses, trans) -> np.ndarray:
     """poses (...,T,24,3) axis-angle, trans (...,T,3) z-up metres → qpos (...,T,76) float64."""
-    poses = torch.as_tensor(np.asarray(poses), dtype=torch.float64)
+    poses = np.asarray(poses, dtype=np.float64)
     trans = np.asarray(trans, dtype=np.float64)
     if poses.shape[-2:] != (NUM_JOINTS, 3) or trans.shape[-1] != 3 or trans.shape[:-1] != poses.shape[:-2]:
-        raise ValueError(f"motion_to_qpos: poses {tuple(poses.shape)} / trans {trans.shape} must be (...,T,24,3)/(...,T,3)")
-    quat = axis_angle_to_quat(poses[..., 0, :]).numpy()
+        raise ValueError(f"motion_to_qpos: poses {poses.shape} / trans {trans.shape} must be (...,T,24,3)/(...,T,3)")
+    quat = _rotvec(poses[..., 0, :]).as_quat()[..., [3, 0, 1, 2]].reshape(poses.shape[:-2] + (4,))  # w,x,y,z
     # q and -q are the same rotation; keep the sign continuous over time for smooth interpolation
     flip = np.cumprod(np.where(np.sum(quat[..., 1:, :] * quat[..., :-1, :], -1) < 0, -1.0, 1.0), axis=-1)
     quat[..., 1:, :] *= flip[..., None]
-    euler = matrix_to_euler(axis_angle_to_matrix(poses[..., 1:, :]).numpy())  # (...,T,23,3)
+    euler = matrix_to_euler(_rotvec(poses[..., 1:, :]).as_matrix().reshape(poses[..., 1:, :].shape + (3,)))
     euler = np.unwrap(euler.reshape(euler.shape[:-2] + (-1,)), axis=-2)
     qpos = np.zeros(trans.shape[:-1] + (NQ,))
     qpos[..., 0:3] = trans
@@ -66,7 +86,7 @@ def motion_to_qpos(poses, trans) -> np.ndarray:
 def local_rotations(qpos: np.ndarray) -> np.ndarray:
     """qpos (...,76) → local rotation matrices (...,24,3,3) of the SMPL joints (root = world orientation)."""
     qpos = np.asarray(qpos, dtype=np.float64)
-    root = quat_to_matrix(torch.as_tensor(qpos[..., 3:7])).numpy()
+    root = Rotation.from_quat(qpos[..., [4, 5, 6, 3]].reshape(-1, 4)).as_matrix().reshape(qpos.shape[:-1] + (3, 3))
     rest = euler_to_matrix(qpos[..., HINGE_QPOS].reshape(qpos.shape[:-1] + (NUM_JOINTS - 1, 3)))
     return np.concatenate([root[..., None, :, :], rest], axis=-3)
 
@@ -74,7 +94,8 @@ def local_rotations(qpos: np.ndarray) -> np.ndarray:
 def qpos_to_motion(qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """qpos (...,76) → (poses (...,24,3) axis-angle float32, trans (...,3) float32)."""
     qpos = np.asarray(qpos, dtype=np.float64)
-    poses = matrix_to_axis_angle(torch.as_tensor(local_rotations(qpos))).numpy()
+    rot = local_rotations(qpos)
+    poses = Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_rotvec().reshape(rot.shape[:-1])
     return poses.astype(np.float32), qpos[..., 0:3].astype(np.float32)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from mujoco import batch as mj_batch
 
 from dance_rl.sim import humanoid as hum
-from dance_rl.sim.dynamics import inverse_dynamics_grf
+from dance_rl.sim.dynamics import inverse_dynamics_grf, run_threaded
 from dance_rl.sim.retarget import velocity_acceleration
 
 NU_HINGE = hum.NUM_HINGES  # tracking-model ctrl: 69 hinge setpoints, root position (3), root quaternion (4)
@@ -72,6 +72,7 @@ class TrackResult:
     messages: list  # per clip: '' or the failure diagnostic
     residual_force: np.ndarray  # (B,T) N, mean |root residual force| over the frame's control steps
     residual_torque: np.ndarray  # (B,T) N·m
+    steps: np.ndarray  # (B,) physics steps simulated (for benchmarks: terminated clips stop early)
 
 
 def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -139,7 +140,7 @@ class Tracker:
             self._models[fps] = tracking_model(self.config, 1.0 / (fps * cpf * nsub), self.smpl_model_path)
         return self._models[fps]
 
-    def _setpoints(self, qpos_ref: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    def setpoints(self, qpos_ref: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
         """(ctrl (B, (T-1)·cpf+1, nu) at every control instant, reference qvel (B,T,nv) at the frames)."""
         c = self.config
         m = self.model(fps)
@@ -147,11 +148,15 @@ class Tracker:
         B, T, _ = qpos_ref.shape
         qvel = np.zeros((B, T, m.nv))
         ff = np.zeros((B, T, NU_HINGE))
-        data = mujoco.MjData(m)
-        for b in range(B):
-            qvel[b], qacc = velocity_acceleration(m, qpos_ref[b], fps)
-            if c.feedforward:
-                ff[b] = inverse_dynamics_grf(qpos_ref[b], qvel[b], qacc, m, data=data)["torque"]
+
+        def work(clips):
+            data = mujoco.MjData(m)
+            for b in clips:
+                qvel[b], qacc = velocity_acceleration(m, qpos_ref[b], fps)
+                if c.feedforward:
+                    ff[b] = inverse_dynamics_grf(qpos_ref[b], qvel[b], qacc, m, data=data)["torque"]
+
+        run_threaded(work, B, max(1, c.num_threads))
         s = np.arange((T - 1) * cpf + 1) / cpf  # fractional frame index of each control instant
         k0 = np.clip(np.floor(s).astype(int), 0, max(T - 2, 0))
         k1 = np.minimum(k0 + 1, T - 1)
@@ -181,14 +186,15 @@ class Tracker:
         res = TrackResult(qpos=np.repeat(qpos_ref[:, :1], T, 1), qvel=np.zeros((B, T, m.nv)),
                           qvel_ref=np.zeros((B, T, m.nv)), alive=np.zeros((B, T), dtype=bool),
                           terminated=np.zeros(B, dtype=bool), failed=np.zeros(B, dtype=bool), messages=[""] * B,
-                          residual_force=np.zeros((B, T)), residual_torque=np.zeros((B, T)))
+                          residual_force=np.zeros((B, T)), residual_torque=np.zeros((B, T)),
+                          steps=np.zeros(B, dtype=np.int64))
         finite = np.isfinite(qpos_ref).all(axis=(1, 2))
         for b in np.flatnonzero(~finite):
             res.failed[b], res.messages[b] = True, "reference motion has non-finite values"
         if B == 0 or T == 0:
             return res
         safe_ref = np.where(finite[:, None, None], qpos_ref, np.asarray(m.qpos0)[None, None, :])
-        ctrl_all, res.qvel_ref = self._setpoints(safe_ref, fps)
+        ctrl_all, res.qvel_ref = self.setpoints(safe_ref, fps)
 
         batch = mj_batch.Batch(m, nsim=B, nthread=max(1, c.num_threads))
         batch.reset(stage=mujoco.mjtStage.mjSTAGE_NONE)
@@ -206,6 +212,7 @@ class Tracker:
                 if ids.size == 0:
                     break
                 ctrl[ids] = ctrl_all[ids, (k - 1) * cpf + ci + 1]  # setpoint at the END of the control interval
+                res.steps[ids] += nsub
                 try:
                     batch.step(ids=ids, nstep=nsub)
                 except mj_batch.SimulationError as e:
@@ -213,8 +220,8 @@ class Tracker:
                         self._fail(res, active, int(b), f"MuJoCo error at frame {k}: {batch.error(int(b))}")
                 f_sum[ids] += np.linalg.norm(act_force[ids, NU_HINGE:NU_HINGE + 3], axis=-1)
                 t_sum[ids] += np.linalg.norm(act_force[ids, NU_HINGE + 3:NU_HINGE + 6], axis=-1)
-                self._check(res, active, batch, qpos, qvel, ids, k)
             res.residual_force[:, k], res.residual_torque[:, k] = f_sum / cpf, t_sum / cpf
+            self._check(res, active, batch, qpos, qvel, np.flatnonzero(active), k)
             ids = np.flatnonzero(active)
             fell = ids[xpos[ids, head, 2] < c.termination_head_height]  # one substep behind: fine for a fall
             res.terminated[fell] = True
@@ -225,10 +232,13 @@ class Tracker:
         return res
 
     def _check(self, res: TrackResult, active, batch, qpos, qvel, ids, k) -> None:
-        ids = ids[active[ids]]
-        bad = ~(np.isfinite(qpos[ids]).all(-1) & np.isfinite(qvel[ids]).all(-1))
-        fast = np.abs(np.nan_to_num(qvel[ids], nan=np.inf)).max(-1) > self.config.max_qvel
-        warned = batch.warning[ids, :, 0].sum(-1) > 0
+        """Once per frame: non-finite state, exploding velocity or a MuJoCo warning → that clip failed."""
+        q, v = qpos[ids], qvel[ids]
+        bad = ~(np.isfinite(q).all(-1) & np.isfinite(v).all(-1))
+        fast = ~(np.abs(v).max(-1) <= self.config.max_qvel)  # NaN counts as fast
+        warned = batch.warning[ids, :, 0].any(-1)
+        if not (bad.any() or fast.any() or warned.any()):
+            return
         for j in np.flatnonzero(bad | fast | warned):
             b = int(ids[j])
             if bad[j]:

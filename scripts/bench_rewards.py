@@ -21,6 +21,7 @@ from mujoco import batch as mj_batch
 
 from dance_rl.errors import cli_main
 from dance_rl.rewards.imitation import imitation_reward
+from dance_rl.sim.dynamics import physics_probe
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
 from dance_rl.sim.tracker import Tracker, TrackerConfig
@@ -111,12 +112,15 @@ def main(argv=None) -> int:
         print(f"threads={k} imitation: {args.clips / t_imit:7.2f} clips/s | bare MuJoCo ({res.steps.sum()} mj_step "
               f"+ {qpos.shape[0] * qpos.shape[1]} mj_inverse): {args.clips / bare:7.2f} clips/s | "
               f"ratio {bare / t_imit:.2f} | mean reward {out['per_sample'].mean():.3f}")
+        bare_p = bare_inverse(model, qpos, k, collide=True)
+        t_probe, _ = timed(lambda: physics_probe(poses, trans, 30.0, nthread=k))
+        line = (f"threads={k} %s: {args.clips:d} clips / %.3f s = %7.2f clips/s | bare MuJoCo "
+                f"({qpos.shape[0] * qpos.shape[1]} mj_inverse + mj_collision): {args.clips / bare_p:7.2f} clips/s | "
+                f"ratio %.2f")
+        print(line % ("physics_probe (sim part of PhyMotion)", t_probe, args.clips / t_probe, bare_p / t_probe))
         if phymotion is not None:
             t_phy, _ = timed(lambda: phymotion(MotionBatch(poses, trans, 30.0), nthread=k))
-            bare_p = bare_inverse(model, qpos, k, collide=True)
-            print(f"threads={k} phymotion: {args.clips / t_phy:7.2f} clips/s | bare MuJoCo "
-                  f"({qpos.shape[0] * qpos.shape[1]} mj_inverse + mj_collision): {args.clips / bare_p:7.2f} clips/s | "
-                  f"ratio {bare_p / t_phy:.2f}")
+            print(line % ("phymotion (whole reward)", t_phy, args.clips / t_phy, bare_p / t_phy))
     return 0
 
 

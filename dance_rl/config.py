@@ -82,7 +82,16 @@ class SimConfig:
     physics_hz: int = _f(240, lo=30)
     control_hz: int = _f(60, lo=10)
     termination_head_height: float = _f(0.3, lo=0.0)
-    residual_force_limit: float = _f(1000.0, lo=0.0, doc="N; bound of the residual root force")
+    residual_force_limit: float = _f(350.0, lo=0.0, doc="N per world axis; below body weight (687 N) so the "
+                                                         "residual cannot hold a floating body up")
+    residual_torque_limit: float = _f(400.0, lo=0.0, doc="N·m; bound of the residual root torque")
+    kp_scale: float = _f(3.0, lo=0.0, doc="multiplier on PhyMotion's PD gains")
+    feedforward: bool = _f(True, doc="inverse-dynamics feed-forward torques in the tracker")
+    max_qvel: float = _f(100.0, lo=1.0, doc="velocity above which a rollout counts as diverged")
+    root_kp: float = _f(8000.0, lo=0.0)
+    root_kd: float = _f(1200.0, lo=0.0)
+    root_rot_kp: float = _f(1500.0, lo=0.0)
+    root_rot_kd: float = _f(200.0, lo=0.0)
     num_threads: int = _f(2, lo=1)
 
 
@@ -102,7 +111,8 @@ class RewardsConfig:
     antifreeze: RewardTerm = _term(0.49)
     fgd: RewardTerm = _term(0.01)
     phymotion: RewardTerm = _term(0.0)
-    learned: RewardTerm = _term(0.0)
+    fgd_ground: RewardTerm = _term(0.0)   # FGD against the z = 0 floor (punishes a constant float/sink)
+    skating: RewardTerm = _term(0.0)      # foot sliding while in contact
 
 
 @dataclass

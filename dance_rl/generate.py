@@ -3,7 +3,7 @@
     python -m dance_rl.generate --checkpoint ckpt.pt --audio song.wav --out DIR [--seconds S] [--fgd-guidance]
 
 Writes DIR/<song>.npz (interchange format) and DIR/<song>.pkl (EDGE-style: smpl_poses, smpl_trans, full_pose), plus
-DIR/<song>.mp4 with --render when a renderer is installed. Everything is validated (checkpoint, audio, lengths) before
+DIR/<song>.mp4 with --render (skeleton video with the music). Everything is validated (checkpoint, audio, lengths) before
 any file is written; files appear atomically.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance-weight", type=float, default=None, help="CFG weight w (default: config, else 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA weights")
-    p.add_argument("--render", action="store_true", help="also write a skeleton video if dance_rl.render is available")
+    p.add_argument("--render", action="store_true", help="also write a skeleton video (<song>.mp4, or .gif without ffmpeg)")
     return p
 
 
@@ -79,7 +79,6 @@ def main(argv=None) -> int:
     from dance_rl.motion.io import Motion, save_edge_pkl, save_motion, validate_motion
     from dance_rl.music.features import extract_features
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     model, normalizer, meta = load_model(args.checkpoint, use_ema=not args.no_ema)
     settings = _diffusion_settings(meta, args)
     if model.spec.cond_dim != 35:
@@ -113,13 +112,13 @@ def main(argv=None) -> int:
 
 
 def _maybe_render(motion, path: Path, audio: Path) -> list[Path]:
+    """Skeleton video with the music (GIF without ffmpeg), when the render package is installed."""
     try:
-        from dance_rl.render import render_skeleton_video  # written by the render helper
+        from dance_rl.render import render_frames, write_video
     except ImportError:
-        print("note: no renderer installed (dance_rl.render); skipped the video", file=sys.stderr)
+        print("note: no renderer available (dance_rl.render); skipped the video", file=sys.stderr)
         return []
-    return [Path(render_skeleton_video(motion, path, audio=audio))]
-
+    return [Path(write_video(render_frames(motion.joints, motion.contacts), path, 30.0, audio))]
 
 if __name__ == "__main__":
     sys.exit(cli_main(main))

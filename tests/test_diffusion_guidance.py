@@ -14,6 +14,15 @@ from dance_rl.motion.representation import Normalizer, features_to_joints
 from dance_rl.motion.skeleton import FOOT_JOINTS, UPRIGHT_ROOT_AA
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and do not stall on a busy 2-core machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def test_ema_and_hysteresis_hand_computed():
     x = torch.tensor([[0.0, 1.0, 1.0]])
     torch.testing.assert_close(ema_1d(x, 0.5), torch.tensor([[0.0, 0.5, 0.75]]))

@@ -89,3 +89,13 @@ def test_finite_difference_velocity_and_acceleration(model):
     np.testing.assert_allclose(qvel[:, hum.HINGE_DOF[3 * (18 - 1)]], -0.8, atol=1e-9)
     np.testing.assert_allclose(qacc[2:-2, 2], 0.4, atol=1e-6)
     np.testing.assert_allclose(qacc[2:-2, 3:6], 0.0, atol=1e-6)
+
+
+def test_vectorised_velocity_matches_mj_differentiate_pos(model):
+    poses, trans = _random_motion(T=20, seed=3)
+    qpos = rt.motion_to_qpos(poses * 0.2, trans * 0.1)  # small steps: a smooth trajectory
+    qvel = rt.qpos_velocity(model, qpos, 30.0)
+    for t in range(1, 19):
+        expected = np.zeros(model.nv)
+        mujoco.mj_differentiatePos(model, expected, 2 / 30.0, qpos[t - 1], qpos[t + 1])
+        np.testing.assert_allclose(qvel[t], expected, atol=1e-9)

@@ -26,32 +26,50 @@ from dance_rl.sim.humanoid import BODY_IDS, HINGE_DOF, HINGE_QPOS, body_mass, hu
     sole_points, torque_limits
 from dance_rl.sim.retarget import motion_to_qpos, velocity_acceleration
 
-_VARIANTS: dict[tuple[int, int], mujoco.MjModel] = {}
+_VARIANTS: dict[tuple[int, str], tuple[mujoco.MjModel, mujoco.MjModel]] = {}
 _LOCK = threading.Lock()
 _SOLE_BODY = np.array([BODY_IDS[j] for j, _ in sole_points()])
 _SOLE_LOCAL = np.array([p for _, p in sole_points()])
+_EMPTY = np.zeros(0)
 
 
-def _contact_free(model: mujoco.MjModel) -> mujoco.MjModel:
-    """A cached copy of ``model`` without constraints and passive forces (the caller's model is never modified)."""
-    flags = mujoco.mjtDisableBit
-    key = (id(model), int(flags.mjDSBL_CONSTRAINT) | int(flags.mjDSBL_SPRING) | int(flags.mjDSBL_DAMPER))
+def _cached_variant(model: mujoco.MjModel, name: str, edit) -> mujoco.MjModel:
+    """A cached, edited copy of ``model`` (the caller's model is never modified). The entry keeps ``model`` alive,
+    so its id cannot be reused by another model while cached."""
+    key = (id(model), name)
     with _LOCK:
         if key not in _VARIANTS:
             m = copy.copy(model)  # MjModel.__copy__ is a deep copy
-            m.opt.disableflags |= key[1]
-            _VARIANTS[key] = m
-        return _VARIANTS[key]
+            edit(m)
+            _VARIANTS[key] = (model, m)
+        return _VARIANTS[key][1]
+
+
+def _contact_free(model: mujoco.MjModel) -> mujoco.MjModel:
+    """``model`` without constraints and passive forces: pure rigid-body inverse dynamics."""
+    flags = mujoco.mjtDisableBit
+    bits = int(flags.mjDSBL_CONSTRAINT) | int(flags.mjDSBL_SPRING) | int(flags.mjDSBL_DAMPER)
+    return _cached_variant(model, "contact_free", lambda m: setattr(m.opt, "disableflags", m.opt.disableflags | bits))
+
+
+def _without_floor(model: mujoco.MjModel) -> mujoco.MjModel:
+    """``model`` whose world geoms (the floor) collide with nothing: every contact is a self-contact."""
+    def edit(m):
+        world = m.geom_bodyid == 0
+        m.geom_contype[world], m.geom_conaffinity[world] = 0, 0
+    return _cached_variant(model, "without_floor", edit)
 
 
 def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model: mujoco.MjModel | None = None,
-                     contacts: bool = False, data: mujoco.MjData | None = None) -> dict[str, np.ndarray]:
+                     contacts: bool = False, data: mujoco.MjData | None = None, sole: bool = False,
+                     self_collision: bool = False) -> dict[str, np.ndarray]:
     """mj_inverse on every frame of a trajectory (T, nq/nv/nv).
 
     Returns ``torque`` (T,69) hinge generalised forces in SMPL hinge order (N·m), ``root_force`` (T,3) and
-    ``root_torque`` (T,3) world-frame residual wrench at the root, ``com`` (T,3) whole-body centre of mass, ``sole``
-    (T,6,3) world positions of ``humanoid.sole_points``; with ``contacts`` also ``contact_force`` (T,3) total
-    world-frame force of the floor and ``ncontact`` (T,).
+    ``root_torque`` (T,3) world-frame residual wrench at the root, ``com`` (T,3) whole-body centre of mass; with
+    ``contacts`` also ``contact_force`` (T,3) total world-frame force of the floor and ``ncontact`` (T,); with
+    ``sole`` the world positions ``sole`` (T,6,3) of ``humanoid.sole_points``; with ``self_collision`` the per-frame
+    ``self_penetration`` (T,) and ``self_contacts`` (T,) of :func:`self_collisions`, from the same kinematics.
     """
     model = model or humanoid_model()
     m = model if contacts else _contact_free(model)
@@ -62,17 +80,34 @@ def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model
     out = {}
     if contacts:
         out["contact_force"], out["ncontact"] = np.zeros((T, 3)), np.zeros(T, dtype=np.int64)
+    if self_collision:
+        out["self_penetration"], out["self_contacts"] = np.zeros(T), np.zeros(T, dtype=np.int64)
+        no_floor = _without_floor(model)
     for t in range(T):
         d.qpos[:], d.qvel[:], d.qacc[:] = qpos[t], qvel[t], qacc[t]
         mujoco.mj_inverse(m, d)
         frc[t], rot[t], com[t] = d.qfrc_inverse, d.xmat[root].reshape(3, 3), d.subtree_com[root]
-        sole_pos[t], sole_rot[t] = d.xpos[_SOLE_BODY], d.xmat[_SOLE_BODY].reshape(-1, 3, 3)
+        if sole:
+            sole_pos[t], sole_rot[t] = d.xpos[_SOLE_BODY], d.xmat[_SOLE_BODY].reshape(-1, 3, 3)
         if contacts:
             out["contact_force"][t], out["ncontact"][t] = _floor_force(m, d), d.ncon
+        if self_collision:  # mj_inverse left the kinematics; collide them (self-contacts only)
+            mujoco.mj_collision(no_floor, d)
+            pen = _self_penetration(d)
+            out["self_contacts"][t], out["self_penetration"][t] = pen.size, pen.sum()
     out.update(torque=frc[:, HINGE_DOF], root_force=frc[:, 0:3], com=com,
-               root_torque=np.einsum("tij,tj->ti", rot, frc[:, 3:6]),  # free-joint angular rows: root frame
-               sole=sole_pos + np.einsum("tnij,nj->tni", sole_rot, _SOLE_LOCAL))
+               root_torque=np.einsum("tij,tj->ti", rot, frc[:, 3:6]))  # free-joint angular rows: root frame
+    if sole:
+        out["sole"] = sole_pos + np.einsum("tnij,nj->tni", sole_rot, _SOLE_LOCAL)
     return out
+
+
+def _self_penetration(d: mujoco.MjData) -> np.ndarray:
+    """Penetration depths (m) of the contacts of the last ``mj_collision`` with the floor-less model."""
+    if d.ncon == 0:
+        return _EMPTY
+    dist = d.contact.dist
+    return -dist[dist < 0]
 
 
 def _floor_force(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
@@ -123,7 +158,7 @@ def inverse_dynamics_grf(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, m
     """
     model = model or humanoid_model()
     d = data if data is not None else mujoco.MjData(model)
-    free = inverse_dynamics(qpos, qvel, qacc, model, data=d)
+    free = inverse_dynamics(qpos, qvel, qacc, model, data=d, sole=True)
     grf = estimate_grf(free["sole"], qpos[:, 0:3], free["root_force"], free["root_torque"], contact_height, friction)
     touching = np.flatnonzero(grf.any(axis=(1, 2)))
     out = {**free, "grf": grf, "in_contact": grf[..., 2] > 0}
@@ -161,15 +196,12 @@ def self_collisions(qpos: np.ndarray, model: mujoco.MjModel | None = None,
     d = data if data is not None else mujoco.MjData(model)
     T = qpos.shape[0]
     count, depth, max_depth = np.zeros(T, dtype=np.int64), np.zeros(T), np.zeros(T)
-    body = model.geom_bodyid
+    no_floor = _without_floor(model)
     for t in range(T):
         d.qpos[:] = qpos[t]
         mujoco.mj_kinematics(model, d)
-        mujoco.mj_collision(model, d)
-        if d.ncon == 0:
-            continue
-        con = d.contact
-        pen = -con.dist[(body[con.geom1] != 0) & (body[con.geom2] != 0) & (con.dist < 0)]
+        mujoco.mj_collision(no_floor, d)
+        pen = _self_penetration(d)
         if pen.size:
             count[t], depth[t], max_depth[t] = pen.size, pen.sum(), pen.max()
     return {"count": count, "depth": depth, "max_depth": max_depth}
@@ -215,12 +247,10 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
                 continue
             qpos = motion_to_qpos(poses[b], trans[b])
             qvel, qacc = velocity_acceleration(model, qpos, fps)
-            idyn = inverse_dynamics(qpos, qvel, qacc, model, contacts=False, data=data)
-            coll = self_collisions(qpos, model, data)
-            for k in ("com", "torque", "root_force"):
+            idyn = inverse_dynamics(qpos, qvel, qacc, model, contacts=False, data=data, self_collision=True)
+            for k in ("com", "torque", "root_force", "self_penetration"):
                 out[k][b] = idyn[k]
             out["joint_velocity"][b] = qvel[:, HINGE_DOF]
-            out["self_penetration"][b] = coll["depth"]
             out["rom_violation"][b] = rom_violation(qpos).mean()
             out["ok"][b] = True
 

@@ -112,19 +112,21 @@ def hinge_velocities(qvel: np.ndarray) -> np.ndarray:
 def qpos_velocity(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.ndarray:
     """Central-difference qvel (T, nv) of a qpos trajectory (T, nq); one-sided at the ends.
 
-    The free joint goes through ``mj_differentiatePos`` (world linear velocity, root-frame angular velocity);
-    hinges are plain differences.
+    Same convention as ``mj_differentiatePos`` (world linear velocity, root-frame angular velocity = rotation vector
+    of q_prev⁻¹·q_next over the time span; hinges are plain differences), vectorised over frames.
     """
     qpos = np.asarray(qpos, dtype=np.float64)
     T = qpos.shape[0]
+    qvel = np.zeros((T, model.nv))
     if T < 2:
-        return np.zeros((T, model.nv))
+        return qvel
     prev = np.r_[0, np.arange(T - 1)]
     nxt = np.r_[np.arange(1, T), T - 1]
-    span = (nxt - prev).astype(np.float64) / fps
-    qvel = np.empty((T, model.nv))
-    for t in range(T):
-        mujoco.mj_differentiatePos(model, qvel[t], span[t], qpos[prev[t]], qpos[nxt[t]])
+    span = ((nxt - prev) / fps)[:, None]
+    qvel[:, 0:3] = (qpos[nxt, 0:3] - qpos[prev, 0:3]) / span
+    quat = lambda q: Rotation.from_quat(q[:, [4, 5, 6, 3]])
+    qvel[:, 3:6] = (quat(qpos[prev]).inv() * quat(qpos[nxt])).as_rotvec() / span
+    qvel[:, HINGE_DOF] = (qpos[nxt][:, HINGE_QPOS] - qpos[prev][:, HINGE_QPOS]) / span
     return qvel
 
 

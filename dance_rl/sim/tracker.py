@@ -4,7 +4,8 @@ Skeleton2Stage scores a dance by how well a physically simulated character can i
 a residual force on the pelvis, Isaac Gym). Here the policy is a fixed controller, so no policy has to be trained:
 
 - joints: the humanoid's built-in PD servos (humanoid.py) track the reference hinge angles and velocities, with
-  inverse-dynamics feed-forward torque (contact-free, from the reference's finite-difference accelerations), all
+  inverse-dynamics feed-forward torque (from the reference's finite-difference accelerations, with the ground
+  reactions the soles can supply estimated by ``dynamics.inverse_dynamics_grf``, so stance legs carry the body), all
   clamped at the per-joint torque limits;
 - root: a residual wrench on the pelvis from servos inside the physics step (implicitly integrated, so stiff gains
   stay stable): three translational PD servos on the pelvis site along the world axes, each clamped at
@@ -25,6 +26,7 @@ step, and terminated clips stop costing anything.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, fields
 
 import mujoco
@@ -119,12 +121,14 @@ def tracking_model(config: TrackerConfig, timestep: float, smpl_model_path: str 
 
 
 class Tracker:
-    """Tracks batches of reference qpos trajectories. Not re-entrant: use one instance per thread of control."""
+    """Tracks batches of reference qpos trajectories. Safe to share between threads: each ``track`` call owns its
+    Batch and MjData; only the compiled models (read-only) are shared."""
 
     def __init__(self, config: TrackerConfig | None = None, smpl_model_path: str | None = None):
         self.config = config or TrackerConfig()
         self.smpl_model_path = smpl_model_path
         self._models: dict[float, mujoco.MjModel] = {}
+        self._lock = threading.Lock()
 
     def rates(self, fps: float) -> tuple[int, int]:
         """(control steps per frame, physics steps per control step) for a reference at ``fps``."""
@@ -135,10 +139,11 @@ class Tracker:
 
     def model(self, fps: float) -> mujoco.MjModel:
         """The tracking model for ``fps`` (timestep 1/(fps·cpf·nsub)), built once per fps."""
-        if fps not in self._models:
-            cpf, nsub = self.rates(fps)
-            self._models[fps] = tracking_model(self.config, 1.0 / (fps * cpf * nsub), self.smpl_model_path)
-        return self._models[fps]
+        with self._lock:
+            if fps not in self._models:
+                cpf, nsub = self.rates(fps)
+                self._models[fps] = tracking_model(self.config, 1.0 / (fps * cpf * nsub), self.smpl_model_path)
+            return self._models[fps]
 
     def setpoints(self, qpos_ref: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
         """(ctrl (B, (T-1)·cpf+1, nu) at every control instant, reference qvel (B,T,nv) at the frames)."""
@@ -162,7 +167,9 @@ class Tracker:
         k1 = np.minimum(k0 + 1, T - 1)
         a = (s - k0)[None, :, None]
         lerp = lambda x: (1 - a) * x[:, k0] + a * x[:, k1]
-        quat = lerp(qpos_ref[..., 3:7])  # sign-continuous (retarget.py), so normalised lerp is fine
+        q = qpos_ref[..., 3:7].copy()  # make q(t) and q(t+1) the same hemisphere so normalised lerp is fine
+        q[:, 1:] *= np.cumprod(np.where((q[:, 1:] * q[:, :-1]).sum(-1) < 0, -1.0, 1.0), axis=1)[..., None]
+        quat = lerp(q)
         quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
         kp = np.repeat([c.kp_scale * hum.PD_KP[hum.BONE_NAMES[j]] for j in range(1, hum.NUM_JOINTS)], 3)
         kv = 0.1 * kp

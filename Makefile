@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Passive OpenMP waiting: Ray actors share the cores (see docs/benchmarks.md).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test test-fast bench venv clean
 

@@ -42,7 +42,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, log_to_driver=True)
     else:
         # Logical CPUs are scheduling bookkeeping; a laptop run may oversubscribe its cores a little.
-        ray.init(num_cpus=num_cpus or max(4, os.cpu_count() or 1), include_dashboard=False, log_to_driver=True)
+        # Passive OpenMP waiting: actors share cores, and spinning OpenMP threads cost up to 6× (docs/benchmarks.md).
+        ray.init(num_cpus=num_cpus or max(4, os.cpu_count() or 1), include_dashboard=False, log_to_driver=True,
+                 runtime_env={"env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}})
 
 
 class RLRun:

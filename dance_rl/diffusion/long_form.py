@@ -4,6 +4,8 @@ The song is cut into 5-s windows with a 2.5-s stride; all B windows are denoised
 the last, the first half of window i+1 is overwritten with the second half of window i, so neighbours agree. The CFG
 weight ramps as clip(linspace(0, 2w, S), max=w). Windows are then stitched: the root position is cross-faded linearly
 over each overlap and joint rotations are slerped (weight 0 → 1). Output length: 150 + 75·(B − 1) frames.
+Not in EDGE: before stitching, the jump inside each window where its constrained first half meets its own second half
+is spread over the first half (heal_midpoints); EDGE leaves it (several cm of root motion in one frame).
 """
 from __future__ import annotations
 
@@ -59,16 +61,39 @@ def long_sample(model, schedule, cond_windows: torch.Tensor, *, steps: int = 50,
     if b == 1:  # nothing to stitch: EDGE falls back to plain DDIM with a constant weight
         return ddim_sample(model, schedule, cond_windows, steps=steps, eta=eta, guidance_weight=guidance_weight,
                            clip_denoised=clip_denoised, generator=generator, return_chain=False, x0_hook=hook).x0
-
     return ddim_sample(model, schedule, cond_windows, steps=steps, eta=eta,
                        guidance_weight=guidance_ramp(guidance_weight, steps), clip_denoised=clip_denoised,
                        generator=generator, return_chain=False, x0_hook=hook, post_step=overlap_constraint).x0
 
 
-def stitch(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Unnormalised windows (B, n, 151) → (poses (N,24,3) axis-angle, trans (N,3), contacts (N,4)), N = n + n/2·(B−1)."""
+def heal_midpoints(x: torch.Tensor) -> torch.Tensor:
+    """Remove the jump in the middle of windows 1..B−1, where their constrained first half meets their own second half.
+
+    The overlap constraint is not applied to the final x̂0, and for root positions in particular (a wide normalised
+    range, so little precision at the last, least noisy steps) the two halves of a window can disagree by several
+    centimetres. The jump minus the mean neighbouring velocity is spread over the first half with a 0 → 1 ramp: the
+    window still starts where it did and the cross-fade stays continuous. x (B, n, D) features → healed copy.
+    """
+    x = x.clone()
+    half = x.shape[1] // 2
+    mid = x[1:, half - 2: half + 2]  # frames half−2 … half+1
+    v = mid[:, 1:] - mid[:, :-1]  # three steps, the middle one crosses the seam
+    jump = v[:, 1] - 0.5 * (v[:, 0] + v[:, 2])  # (B−1, D)
+    ramp = torch.linspace(0, 1, half, dtype=x.dtype)[None, :, None]
+    x[1:, :half] += jump[:, None, :] * ramp
+    return x
+
+
+def stitch(windows: torch.Tensor, heal: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Unnormalised windows (B, n, 151) → (poses (N,24,3) axis-angle, trans (N,3), contacts (N,4)), N = n + n/2·(B−1).
+
+    heal: first remove jumps where a window's constrained first half meets its own second half (:func:`heal_midpoints`,
+    root position and 6-D rotations; not in EDGE).
+    """
     b, n, _ = windows.shape
     half = n // 2
+    if heal and b > 1:
+        windows = torch.cat([windows[..., :4], heal_midpoints(windows[..., 4:])], dim=-1)
     quats = matrix_to_quat(features_to_rotmats(windows))  # (B, n, 24, 4)
     pos, con = windows[..., 4:7], windows[..., :4]
     if b == 1:

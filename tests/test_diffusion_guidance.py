@@ -14,13 +14,7 @@ from dance_rl.motion.representation import Normalizer, features_to_joints
 from dance_rl.motion.skeleton import FOOT_JOINTS, UPRIGHT_ROOT_AA
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not stall on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_ema_and_hysteresis_hand_computed():

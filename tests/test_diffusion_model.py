@@ -14,13 +14,7 @@ from dance_rl.diffusion.model import Attention, DanceDecoder, ModelSpec, RotaryE
 from dance_rl.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not stall on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = dict(latent_dim=32, ff_size=48, num_layers=2, num_heads=4, seq_len=150, dropout=0.0)
 

@@ -13,13 +13,7 @@ from dance_rl.diffusion.schedule import NoiseSchedule, cosine_betas
 from dance_rl.motion.representation import motion_to_features
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not stall on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SPEC = ModelSpec(seq_len=30, latent_dim=32, ff_size=48, num_layers=1, num_heads=4, dropout=0.1)
 

@@ -2,7 +2,7 @@
 
     python -m dance_rl.pretrain [--config FILE] [--set KEY=VALUE] --data demo|aistpp:PATH --out ckpt.pt [--resume]
 
-Without --config the demo preset and recipe are used (DEMO_RECIPE in dance_rl.diffusion.trainer): a small model that
+Without --config the config defaults are used (the demo preset and recipe, see PretrainConfig): a small model that
 trains on the built-in demo corpus on 2 CPU cores in about 5 minutes (pretrain.max_minutes). Checkpoints hold the model, its EMA, the optimiser, the data normaliser, the
 config and the step; --resume continues from --out. TensorBoard scalars go to --logdir (default: next to --out).
 """
@@ -30,9 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from dance_rl.diffusion.trainer import DEMO_RECIPE
-
-    overrides = (list(DEMO_RECIPE) if args.config is None else []) + list(args.overrides)
+    overrides = list(args.overrides)
     if args.data is not None:
         overrides.append(f"data.source={args.data}")
     cfg = load_config(args.config, overrides)

@@ -89,8 +89,8 @@ def default_demo_checkpoint(cache_dir: str | Path = ".cache/dance_rl", *, progre
     if path.is_file():
         return path
     from dance_rl.config import load_config
-    from dance_rl.diffusion.trainer import DEMO_RECIPE, pretrain
+    from dance_rl.diffusion.trainer import pretrain
 
-    cfg = load_config(None, list(DEMO_RECIPE) + list(overrides) + [f"data.cache_dir={cache_dir}", "data.source=demo"])
+    cfg = load_config(None, list(overrides) + [f"data.cache_dir={cache_dir}", "data.source=demo"])
     pretrain(cfg, out=path, progress=progress, log_dir=path.parent / "tb")
     return path

@@ -24,10 +24,6 @@ from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.errors import UserError
 
 GRAD_CLIP = 1.0
-# The demo recipe (used when no config file is given): measured on the demo corpus, 2 CPU cores. Batch 32 at lr 1e-3
-# without dropout reaches feet-on-the-ground samples in ~900 steps (~5 min); EDGE's batch 64 / lr 4e-4 / dropout 0.1
-# needs several times longer.
-DEMO_RECIPE = ("model.dropout=0.0", "pretrain.batch_size=32", "pretrain.lr=1e-3", "pretrain.steps=900")
 WARMUP_STEPS = 50  # linear learning-rate warm-up, then constant (as EDGE)
 
 

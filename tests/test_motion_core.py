@@ -90,6 +90,22 @@ def test_fk_known_elbow_bend_and_bone_lengths():
                           @ R.axis_angle_to_matrix(rand[:, 4]), atol=1e-6)
 
 
+def test_numpy_fk_matches_torch_fk():
+    g = torch.Generator().manual_seed(5)
+    rand = _random_aa(24 * 6, g).reshape(2, 3, 24, 3)
+    rand[0, 0, 5] = torch.tensor([1e-8, 0.0, 0.0], dtype=torch.float64)  # small-angle branch
+    rand[0, 1, 7] = 0.0
+    trans = torch.randn(2, 3, 3, generator=g, dtype=torch.float64)
+    ref = fk_axis_angle(rand, trans).numpy()
+    got = joints_np(rand.numpy(), trans.numpy())
+    assert got.dtype == np.float64 and got.shape == (2, 3, 24, 3)
+    assert np.allclose(got, ref, atol=1e-12)
+    # a different skeleton is honoured
+    offs = OFFSETS * 1.5
+    assert np.allclose(joints_np(rand.numpy(), trans.numpy(), offsets=offs), fk_axis_angle(rand, trans, offs).numpy(),
+                       atol=1e-12)
+
+
 def test_features_round_trip_and_contacts():
     T = 20
     poses = torch.zeros(T, 24, 3)

@@ -3,8 +3,9 @@ import mujoco
 import numpy as np
 import pytest
 
+from dance_rl.motion.fk import joints_np
 from dance_rl.sim import humanoid as hum
-from dance_rl.sim.dynamics import estimate_grf, inverse_dynamics, inverse_dynamics_grf, physics_probe
+from dance_rl.sim.dynamics import estimate_grf, inverse_dynamics, inverse_dynamics_grf, physics_probe, self_collisions
 from dance_rl.sim.retarget import motion_to_qpos
 
 G = 9.81
@@ -100,8 +101,16 @@ def test_physics_probe_batch(model):
     assert out["body_mass"] == pytest.approx(70.0) and out["torque_limit"].shape == (69,)
     assert out["rom_violation"][0] == 0.0
     serial = physics_probe(poses, trans, 30.0, nthread=1)
-    for k in ("torque", "com", "self_penetration"):
+    for k in ("torque", "com", "self_penetration", "joints"):
         np.testing.assert_array_equal(serial[k], out[k])
+    # the probe's summed depths are those of self_collisions on the same kinematics
+    depth = self_collisions(motion_to_qpos(poses[1], trans[1]), model)["depth"]
+    np.testing.assert_allclose(out["self_penetration"][1], depth, atol=1e-12)
+    # the simulator's joint positions are the FK of the motion (the probe shares them with the rewards)
+    rng = np.random.default_rng(0)
+    poses[:2] += rng.normal(0.0, 0.3, poses[:2].shape)
+    out = physics_probe(poses, trans, 30.0)
+    np.testing.assert_allclose(out["joints"][:2], joints_np(poses[:2], trans[:2]), atol=1e-6)
 
 
 def test_motion_to_qpos_feeds_dynamics(model):

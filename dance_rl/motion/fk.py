@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from dance_rl.motion.rotations import axis_angle_to_matrix
 from dance_rl.motion.skeleton import NUM_JOINTS, OFFSETS, PARENTS
@@ -38,26 +39,13 @@ def fk_axis_angle(poses: torch.Tensor, trans: torch.Tensor, offsets=None) -> tor
     return forward_kinematics(axis_angle_to_matrix(poses), trans, offsets)
 
 
-def axis_angle_to_matrix_np(aa: np.ndarray) -> np.ndarray:
-    """Rodrigues' formula in numpy, (...,3) → (...,3,3); the same values as the torch version."""
-    aa = np.asarray(aa, dtype=np.float64)
-    angle = np.linalg.norm(aa, axis=-1)[..., None, None]
-    x, y, z = aa[..., 0], aa[..., 1], aa[..., 2]
-    zero = np.zeros_like(x)
-    K = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(aa.shape[:-1] + (3, 3))
-    small = angle < 1e-6
-    safe = np.where(small, 1.0, angle)
-    a = np.where(small, 1.0 - angle ** 2 / 6.0, np.sin(safe) / safe)
-    b = np.where(small, 0.5 - angle ** 2 / 24.0, (1.0 - np.cos(safe)) / safe ** 2)
-    return np.eye(3) + a * K + b * (K @ K)
-
-
 def joints_np(poses: np.ndarray, trans: np.ndarray, offsets=None) -> np.ndarray:
     """FK in float64 numpy for metric code (rewards, evaluation): poses (...,24,3), trans (...,3) → (...,24,3).
 
     Numpy rather than torch because reward workers call it on small batches next to MuJoCo threads, where torch's
     intra-op thread pool costs more than the arithmetic (docs/benchmarks.md, simulator rewards)."""
-    rot = axis_angle_to_matrix_np(poses)
+    poses = np.asarray(poses, dtype=np.float64)
+    rot = Rotation.from_rotvec(poses.reshape(-1, 3)).as_matrix().reshape(poses.shape + (3,))  # exact Rodrigues
     offs = np.asarray(OFFSETS if offsets is None else offsets, dtype=np.float64)
     world = [rot[..., 0, :, :]]
     pos = [np.asarray(trans, dtype=np.float64)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dance_rl.rewards.batch import MotionBatch
+from dance_rl.rewards.batch import MotionBatch, vnorm
 
 SLIDING_WINDOW = 2
 
@@ -52,13 +52,13 @@ def kinetic_terms(positions: np.ndarray, fps: float, window: int = SLIDING_WINDO
     dt = 1.0 / fps
     disp = p[:, 1:] - p[:, :-1]  # k = 1..T-1
     vel = _window_mean(disp, 1, num_frames - 1, num_frames, window) / dt
-    kinetic = (np.linalg.norm(vel, axis=-1) ** 2).mean(axis=1)
+    kinetic = (vnorm(vel) ** 2).mean(axis=1)
     if num_frames < 3:
         return kinetic, np.zeros_like(kinetic)
     v2 = (p[:, 2:] - p[:, 1:-1]) / dt  # k = 1..T-2
     v1 = p[:, 1:-1] - p[:, :-2] / dt if fairmotion_quirk else (p[:, 1:-1] - p[:, :-2]) / dt
     acc = _window_mean((v2 - v1) / dt, 1, num_frames - 2, num_frames, window)
-    expenditure = np.linalg.norm(acc, axis=-1).mean(axis=1)
+    expenditure = vnorm(acc).mean(axis=1)
     return kinetic, expenditure
 
 

@@ -20,6 +20,15 @@ from dance_rl.motion.skeleton import FOOT_JOINTS, NUM_JOINTS
 CONTACT_SPEED = 0.01  # metres per frame; EDGE's contact rule (the 151-d vector's contact channels)
 
 
+def vnorm(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm over a short last axis (2-D/3-D vectors). ``np.linalg.norm(x, axis=-1)`` reduces such an axis
+    about 6x slower, and the rewards take thousands of these norms per batch."""
+    sq = x[..., 0] ** 2
+    for i in range(1, x.shape[-1]):
+        sq = sq + x[..., i] ** 2
+    return np.sqrt(sq)
+
+
 @dataclass
 class MotionBatch:
     """B motions of equal length T. poses (B,T,24,3) axis-angle local rotations, trans (B,T,3) root position.
@@ -102,7 +111,7 @@ class MotionBatch:
         def rule():
             feet = self.joints[:, :, list(FOOT_JOINTS)]
             step = np.zeros(feet.shape[:-1])
-            step[:, :-1] = np.linalg.norm(feet[:, 1:] - feet[:, :-1], axis=-1)
+            step[:, :-1] = vnorm(feet[:, 1:] - feet[:, :-1])
             return (step < CONTACT_SPEED).astype(np.float32)
         return self.cached("contacts", rule)
 

@@ -34,7 +34,7 @@ from itertools import combinations
 import numpy as np
 
 from dance_rl.errors import UserError
-from dance_rl.rewards.batch import MotionBatch
+from dance_rl.rewards.batch import MotionBatch, vnorm
 
 # Thresholds of the release (physics_rewards.md §1).
 MAX_JOINT_SPEED = 5.0  # m/s
@@ -63,7 +63,7 @@ def _clip01(x):
 def _backward_speed(x: np.ndarray, fps: float) -> np.ndarray:
     """(B,T,...,3) → (B,T,...) speed by backward differences × fps; frame 0 copies frame 1."""
     v = np.empty(x.shape[:-1])
-    v[:, 1:] = np.linalg.norm(x[:, 1:] - x[:, :-1], axis=-1) * fps
+    v[:, 1:] = vnorm(x[:, 1:] - x[:, :-1]) * fps
     v[:, 0] = v[:, 1]
     return v
 
@@ -74,17 +74,17 @@ def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarr
     dt = 1.0 / fps
     vel = np.gradient(joints, dt, axis=1)
     acc = np.gradient(vel, dt, axis=1)
-    v_vel = (np.linalg.norm(vel, axis=-1).max(axis=-1) > MAX_JOINT_SPEED).mean(axis=1)
-    v_acc = (np.linalg.norm(acc, axis=-1).max(axis=-1) > MAX_JOINT_ACC).mean(axis=1)
+    v_vel = (vnorm(vel).max(axis=-1) > MAX_JOINT_SPEED).mean(axis=1)
+    v_acc = (vnorm(acc).max(axis=-1) > MAX_JOINT_ACC).mean(axis=1)
     if joints.shape[1] >= 3:
-        second = lambda x: np.linalg.norm(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2], axis=-1).mean(axis=(1, 2)) / dt ** 2
-        jitter = second(joints) + second(joints - joints[:, :, :1])
+        d2 = joints[:, 2:] - 2 * joints[:, 1:-1] + joints[:, :-2]  # second differences, global and root-relative
+        jitter = (vnorm(d2).mean(axis=(1, 2)) + vnorm(d2 - d2[:, :, :1]).mean(axis=(1, 2))) / dt ** 2
     else:
         jitter = np.zeros(joints.shape[0])
     v_jitter = _clip01((jitter - JITTER_BASE) / JITTER_SPAN)
     pct = np.zeros(joints.shape[0]) if self_collision_pct is None else np.asarray(self_collision_pct).mean(axis=1)
     v_self = _clip01((pct - SELF_COLLISION_BASE) / SELF_COLLISION_SPAN)
-    lengths = np.stack([np.linalg.norm(joints[:, :, a] - joints[:, :, b], axis=-1) for a, b in LIMBS], axis=-1)
+    lengths = np.stack([vnorm(joints[:, :, a] - joints[:, :, b]) for a, b in LIMBS], axis=-1)
     v_limb = np.minimum(10.0 * lengths.std(axis=1) / (lengths.mean(axis=1) + 1e-6), 1.0).mean(axis=-1)
     total = (v_limb + v_vel + v_jitter + v_self) / 4.0
     return {"score": _clip01(1.0 - total), "velocity_violation": v_vel, "acceleration_violation": v_acc,
@@ -100,24 +100,22 @@ def support_distance(com_xy: np.ndarray, feet_xy: np.ndarray, in_contact: np.nda
     the hull its distance is the minimum over all segments between two of them (hull edges are among those).
     """
     n = feet_xy.shape[-2]
-    c = com_xy[..., None, :]
-    best = np.full(com_xy.shape[:-1], np.inf)
-    for i in range(n):
-        for j in range(i, n):
-            a, b = feet_xy[..., i, :], feet_xy[..., j, :]
-            ab = b - a
-            t = np.clip(((com_xy - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
-            d = np.linalg.norm(com_xy - (a + t[..., None] * ab), axis=-1)
-            ok = in_contact[..., i] & in_contact[..., j]
-            best = np.where(ok, np.minimum(best, d), best)
-    inside = np.zeros(com_xy.shape[:-1], dtype=bool)
-    for i, j, k in combinations(range(n), 3):
-        p = feet_xy[..., [i, j, k], :]
-        cross = lambda u, v: u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
-        s = np.stack([cross(p[..., (m + 1) % 3, :] - p[..., m, :], c[..., 0, :] - p[..., m, :]) for m in range(3)], -1)
-        area = np.abs(cross(p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]))
-        tri = ((s >= 0).all(-1) | (s <= 0).all(-1)) & (area > 1e-12)
-        inside |= tri & in_contact[..., i] & in_contact[..., j] & in_contact[..., k]
+    # all segments between two support points (a point alone is the segment i == j), vectorised over the pairs
+    i, j = np.triu_indices(n)
+    a, ab = feet_xy[..., i, :], feet_xy[..., j, :] - feet_xy[..., i, :]
+    rel = com_xy[..., None, :] - a
+    t = np.clip((rel * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
+    seg = vnorm(rel - t[..., None] * ab)
+    best = np.where(in_contact[..., i] & in_contact[..., j], seg, np.inf).min(-1)
+    # inside the triangle of three in-contact points: the point is on the same side of all three edges
+    tri = np.array(list(combinations(range(n), 3)))  # (K,3)
+    p = feet_xy[..., tri, :]  # (...,K,3,2)
+    e = np.roll(p, -1, axis=-2) - p
+    w = com_xy[..., None, None, :] - p
+    side = e[..., 0] * w[..., 1] - e[..., 1] * w[..., 0]  # (...,K,3)
+    e1, e2 = p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]
+    area = np.abs(e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0])
+    inside = (((side >= 0).all(-1) | (side <= 0).all(-1)) & (area > 1e-12) & in_contact[..., tri].all(-1)).any(-1)
     dist = np.where(inside, 0.0, best)
     return np.where(in_contact.any(-1), dist, NO_SUPPORT_DISTANCE)
 
@@ -147,8 +145,8 @@ def contact_score(joints: np.ndarray, com: np.ndarray, fps: float, floor: str = 
     v_feet = np.empty_like(feet)
     v_feet[:, 1:] = (feet[:, 1:] - feet[:, :-1]) * fps
     v_feet[:, 0] = v_feet[:, 1]
-    root_speed = np.linalg.norm(v_root, axis=-1)[..., None]
-    ratio = np.linalg.norm(v_feet - v_root[:, :, None], axis=-1) / (root_speed + 1e-6)
+    root_speed = vnorm(v_root)[..., None]
+    ratio = vnorm(v_feet - v_root[:, :, None]) / (root_speed + 1e-6)
     moving = root_speed >= ROOT_STATIONARY * fps  # the ratio is meaningless for a still root (see module doc)
     v_float = (((ratio < FLOAT_RATIO_LO) | (ratio > FLOAT_RATIO_HI)) & moving).mean(axis=(1, 2))
     d = support_distance(com[..., :2], feet[..., :2], in_contact)
@@ -165,7 +163,7 @@ def dynamic_score(torque: np.ndarray, joint_velocity: np.ndarray, torque_limit: 
     root_force (B,T,3) N (free-joint linear force), balance_violation (B,)."""
     bw = body_mass * GRAVITY
     v_vert = (root_force[..., 2] > GRF_VERTICAL_BW * bw).mean(axis=1)
-    v_horiz = (np.linalg.norm(root_force[..., :2], axis=-1) > GRF_HORIZONTAL_BW * bw).mean(axis=1)
+    v_horiz = (vnorm(root_force[..., :2]) > GRF_HORIZONTAL_BW * bw).mean(axis=1)
     s_grf = 1.0 - 0.5 * (v_vert + v_horiz)
     over = np.abs(torque) > np.asarray(torque_limit)
     s_tau = 1.0 - over.mean(axis=1).mean(axis=-1)
@@ -190,14 +188,14 @@ def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: flo
     com_acc = np.gradient(np.gradient(v1_com(joints), dt, axis=1), dt, axis=1)
     bw = V1_MASS * GRAVITY
     vert = np.maximum(V1_MASS * (GRAVITY + com_acc[..., 2]), 0.0)
-    horiz = V1_MASS * np.linalg.norm(com_acc[..., :2], axis=-1)
+    horiz = V1_MASS * vnorm(com_acc[..., :2])
     v_grf = 0.5 * ((vert > GRF_VERTICAL_BW * bw).mean(axis=1) + (horiz > GRF_HORIZONTAL_BW * bw).mean(axis=1))
     vel = np.gradient(joints, dt, axis=1)
-    torque = np.linalg.norm(np.gradient(vel, dt, axis=1), axis=-1)  # (B,T,J), "torque" = |acc| · 1.0
+    torque = vnorm(np.gradient(vel, dt, axis=1))  # (B,T,J), "torque" = |acc| · 1.0
     j = np.arange(joints.shape[2])
     limit = np.where(j < 3, 200.0, np.where(j < 6, 300.0, np.where(j < 9, 400.0, 200.0)))
     v_tau = (torque > limit).mean(axis=(1, 2))
-    effort = (torque * np.linalg.norm(vel, axis=-1)).sum(axis=(1, 2)) * dt
+    effort = (torque * vnorm(vel)).sum(axis=(1, 2)) * dt
     s_met = np.maximum(0.0, 1.0 - effort / MET_NORM)
     score = (1.0 - v_tau + 1.0 - v_grf + 1.0 - balance_violation + s_met) / 4.0
     return {"score": _clip01(score), "torque_score": 1.0 - v_tau, "grf_score": 1.0 - v_grf, "effort": effort,

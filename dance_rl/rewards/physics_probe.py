@@ -31,6 +31,7 @@ class PhysicsProbe:
     self_penetration: np.ndarray  # (B,T) summed penetration depth of contacts between non-adjacent bodies, m
     ok: np.ndarray  # (B,) False where the simulator pass failed (scores 0)
     rom_violation: np.ndarray | None = None  # (B,) fraction of hinge-frames outside the model's joint ranges
+    joints: np.ndarray | None = None  # (B,T,24,3) joint positions of the same kinematics (equal to FK of the batch)
 
     @property
     def self_collision_pct(self) -> np.ndarray:
@@ -47,6 +48,9 @@ def physics_probe(batch: MotionBatch, nthread: int = 1) -> PhysicsProbe | None:
     if isinstance(probe, dict):
         probe = from_dict(probe)
         batch._cache["physics_probe"] = probe
+    if probe is not None and probe.joints is not None:
+        # The simulator's kinematics are the batch's FK (same skeleton); sharing them saves a second FK pass.
+        batch.cached("joints", lambda: probe.joints)
     return probe
 
 
@@ -55,7 +59,8 @@ def from_dict(out: dict) -> PhysicsProbe:
     return PhysicsProbe(com=out["com"], torque=out["torque"], joint_velocity=out["joint_velocity"],
                         torque_limit=np.asarray(out["torque_limit"]), root_force=out["root_force"],
                         body_mass=float(out["body_mass"]), self_penetration=out["self_penetration"],
-                        ok=np.asarray(out["ok"], bool), rom_violation=out.get("rom_violation"))
+                        ok=np.asarray(out["ok"], bool), rom_violation=out.get("rom_violation"),
+                        joints=out.get("joints"))
 
 
 def _compute(batch: MotionBatch, nthread: int) -> PhysicsProbe | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dance_rl.rewards.batch import MotionBatch
+from dance_rl.rewards.batch import MotionBatch, vnorm
 
 CONTACT_HEIGHT = 0.05  # m, GMD thresh_height
 SKATE_SPEED = 0.5  # m/s, GMD thresh_vel
@@ -26,7 +26,7 @@ def skating(batch: MotionBatch, contact_height: float = CONTACT_HEIGHT, speed_sc
     feet = batch.joints[:, :, list(FOOT_BODIES)]
     low = feet[..., 2] - ground < contact_height
     contact = low[:, 1:] & low[:, :-1]  # (B,T-1,4)
-    speed = np.linalg.norm(feet[:, 1:, :, :2] - feet[:, :-1, :, :2], axis=-1) * batch.fps
+    speed = vnorm(feet[:, 1:, :, :2] - feet[:, :-1, :, :2]) * batch.fps
     skate = np.where(contact, speed, 0.0).max(axis=-1)  # (B,T-1)
     r = np.exp(-skate / speed_scale)
     per_frame = np.concatenate([r, r[:, -1:]], axis=1)

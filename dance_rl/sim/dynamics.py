@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from dance_rl.sim.humanoid import BODY_IDS, HINGE_DOF, HINGE_QPOS, body_mass, humanoid_model, joint_ranges, \
     sole_points, torque_limits
@@ -62,20 +63,21 @@ def _without_floor(model: mujoco.MjModel) -> mujoco.MjModel:
 
 def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model: mujoco.MjModel | None = None,
                      contacts: bool = False, data: mujoco.MjData | None = None, sole: bool = False,
-                     self_collision: bool = False) -> dict[str, np.ndarray]:
+                     self_collision: bool = False, joints: bool = False) -> dict[str, np.ndarray]:
     """mj_inverse on every frame of a trajectory (T, nq/nv/nv).
 
     Returns ``torque`` (T,69) hinge generalised forces in SMPL hinge order (N·m), ``root_force`` (T,3) and
     ``root_torque`` (T,3) world-frame residual wrench at the root, ``com`` (T,3) whole-body centre of mass; with
     ``contacts`` also ``contact_force`` (T,3) total world-frame force of the floor and ``ncontact`` (T,); with
     ``sole`` the world positions ``sole`` (T,6,3) of ``humanoid.sole_points``; with ``self_collision`` the per-frame
-    ``self_penetration`` (T,) and ``self_contacts`` (T,) of :func:`self_collisions`, from the same kinematics.
+    ``self_penetration`` (T,) and ``self_contacts`` (T,) of :func:`self_collisions`, from the same kinematics; with
+    ``joints`` the world positions (T,24,3) of the SMPL joints (body frames sit on the joints).
     """
     model = model or humanoid_model()
     m = model if contacts else _contact_free(model)
     d = data if data is not None else mujoco.MjData(m)  # any MjData of the same model sizes works
     T, root = qpos.shape[0], BODY_IDS[0]
-    frc, rot, com = np.zeros((T, m.nv)), np.zeros((T, 3, 3)), np.zeros((T, 3))
+    frc, com = np.zeros((T, m.nv)), np.zeros((T, 3))
     sole_pos, sole_rot = np.zeros((T, len(_SOLE_BODY), 3)), np.zeros((T, len(_SOLE_BODY), 3, 3))
     out = {}
     if contacts:
@@ -83,20 +85,38 @@ def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model
     if self_collision:
         out["self_penetration"], out["self_contacts"] = np.zeros(T), np.zeros(T, dtype=np.int64)
         no_floor = _without_floor(model)
+    # MjData field views are fixed for the MjData's lifetime: fetch them once, not per frame (this loop is the hot
+    # path of PhyMotion and of the tracker's feed-forward; pybind attribute access costs as much as a small MuJoCo call).
+    d_qpos, d_qvel, d_qacc, d_frc = d.qpos, d.qvel, d.qacc, d.qfrc_inverse
+    d_com, d_xpos = d.subtree_com[root], d.xpos
+    xpos = np.zeros((T,) + d_xpos.shape) if joints else None
+    dists, pen_frames = [], []
     for t in range(T):
-        d.qpos[:], d.qvel[:], d.qacc[:] = qpos[t], qvel[t], qacc[t]
+        d_qpos[:], d_qvel[:], d_qacc[:] = qpos[t], qvel[t], qacc[t]
         mujoco.mj_inverse(m, d)
-        frc[t], rot[t], com[t] = d.qfrc_inverse, d.xmat[root].reshape(3, 3), d.subtree_com[root]
+        frc[t], com[t] = d_frc, d_com
         if sole:
             sole_pos[t], sole_rot[t] = d.xpos[_SOLE_BODY], d.xmat[_SOLE_BODY].reshape(-1, 3, 3)
         if contacts:
             out["contact_force"][t], out["ncontact"][t] = _floor_force(m, d), d.ncon
+        if joints:
+            xpos[t] = d_xpos
         if self_collision:  # mj_inverse left the kinematics; collide them (self-contacts only)
             mujoco.mj_collision(no_floor, d)
-            pen = _self_penetration(d)
-            out["self_contacts"][t], out["self_penetration"][t] = pen.size, pen.sum()
+            if d.ncon:  # reduced after the loop: per-frame numpy reductions cost more than the collision check
+                dists.append(d.contact.dist.copy())
+                pen_frames.append(t)
+    if self_collision and dists:
+        frame = np.repeat(pen_frames, [len(x) for x in dists])
+        depth = -np.minimum(np.concatenate(dists), 0.0)
+        out["self_penetration"] = np.bincount(frame, weights=depth, minlength=T)
+        out["self_contacts"] = np.bincount(frame, weights=depth > 0, minlength=T).astype(np.int64)
+    if joints:
+        out["joints"] = xpos[:, BODY_IDS]
+    # The free joint's angular rows are in the root frame; its orientation is the qpos quaternion (w, x, y, z).
+    rot = Rotation.from_quat(np.asarray(qpos)[:, [4, 5, 6, 3]]).as_matrix()
     out.update(torque=frc[:, HINGE_DOF], root_force=frc[:, 0:3], com=com,
-               root_torque=np.einsum("tij,tj->ti", rot, frc[:, 3:6]))  # free-joint angular rows: root frame
+               root_torque=np.einsum("tij,tj->ti", rot, frc[:, 3:6]))
     if sole:
         out["sole"] = sole_pos + np.einsum("tnij,nj->tni", sole_rot, _SOLE_LOCAL)
     return out
@@ -228,7 +248,7 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
                   model: mujoco.MjModel | None = None) -> dict[str, np.ndarray]:
     """Batch of clips, poses (B,T,24,3), trans (B,T,3) → per-clip physics quantities (see module docstring).
 
-    Keys: ``com`` (B,T,3), ``torque`` (B,T,69) (inverse dynamics without contacts), ``joint_velocity`` (B,T,69),
+    Keys: ``joints`` (B,T,24,3) joint positions from the simulator's kinematics, ``com`` (B,T,3), ``torque`` (B,T,69) (inverse dynamics without contacts), ``joint_velocity`` (B,T,69),
     ``root_force`` (B,T,3), ``self_penetration`` (B,T) summed depth (m), ``rom_violation`` (B,) fraction of
     hinge-frames outside the joint ranges, ``ok`` (B,) False where the clip could not be processed (non-finite
     input), ``torque_limit`` (69,), ``body_mass`` (float).
@@ -236,22 +256,28 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
     model = model or humanoid_model()
     poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
     B, T = poses.shape[:2]
-    out = {"com": np.zeros((B, T, 3)), "torque": np.zeros((B, T, 69)), "joint_velocity": np.zeros((B, T, 69)),
+    out = {"joints": np.zeros((B, T, len(BODY_IDS), 3)), "com": np.zeros((B, T, 3)), "torque": np.zeros((B, T, 69)), "joint_velocity": np.zeros((B, T, 69)),
            "root_force": np.zeros((B, T, 3)), "self_penetration": np.zeros((B, T)), "rom_violation": np.zeros(B),
            "ok": np.zeros(B, dtype=bool), "torque_limit": torque_limits(), "body_mass": body_mass(model)}
+
+    finite = np.isfinite(poses).all(axis=(1, 2, 3)) & np.isfinite(trans).all(axis=(1, 2))
+    # Retargeting and finite differences are vectorised over the whole batch; the threads only run MuJoCo.
+    if not finite.all():
+        poses, trans = np.where(finite[:, None, None, None], poses, 0.0), np.where(finite[:, None, None], trans, 0.0)
+    qpos = motion_to_qpos(poses, trans)
+    qvel, qacc = velocity_acceleration(model, qpos, fps)
+    out["joint_velocity"] = qvel[..., HINGE_DOF] * finite[:, None, None]
+    out["rom_violation"] = np.where(finite, rom_violation(qpos).mean(axis=(1, 2)), 0.0)
 
     def work(chunk):
         data = mujoco.MjData(model)
         for b in chunk:
-            if not (np.isfinite(poses[b]).all() and np.isfinite(trans[b]).all()):
+            if not finite[b]:
                 continue
-            qpos = motion_to_qpos(poses[b], trans[b])
-            qvel, qacc = velocity_acceleration(model, qpos, fps)
-            idyn = inverse_dynamics(qpos, qvel, qacc, model, contacts=False, data=data, self_collision=True)
-            for k in ("com", "torque", "root_force", "self_penetration"):
+            idyn = inverse_dynamics(qpos[b], qvel[b], qacc[b], model, contacts=False, data=data, self_collision=True,
+                                    joints=True)
+            for k in ("com", "torque", "root_force", "self_penetration", "joints"):
                 out[k][b] = idyn[k]
-            out["joint_velocity"][b] = qvel[:, HINGE_DOF]
-            out["rom_violation"][b] = rom_violation(qpos).mean()
             out["ok"][b] = True
 
     run_threaded(work, B, nthread)

@@ -64,6 +64,14 @@ def _rotvec(aa: np.ndarray) -> Rotation:
     return Rotation.from_rotvec(aa.reshape(-1, 3))
 
 
+def unwrap_time(angles: np.ndarray) -> np.ndarray:
+    """Remove 2π jumps between consecutive frames (axis -2), like ``np.unwrap`` but in a few vector ops."""
+    step = np.round(np.diff(angles, axis=-2) / (2 * np.pi))
+    out = angles.copy()
+    out[..., 1:, :] -= 2 * np.pi * np.cumsum(step, axis=-2)
+    return out
+
+
 def motion_to_qpos(poses, trans) -> np.ndarray:
     """poses (...,T,24,3) axis-angle, trans (...,T,3) z-up metres → qpos (...,T,76) float64."""
     poses = np.asarray(poses, dtype=np.float64)
@@ -75,7 +83,7 @@ def motion_to_qpos(poses, trans) -> np.ndarray:
     flip = np.cumprod(np.where(np.sum(quat[..., 1:, :] * quat[..., :-1, :], -1) < 0, -1.0, 1.0), axis=-1)
     quat[..., 1:, :] *= flip[..., None]
     euler = matrix_to_euler(_rotvec(poses[..., 1:, :]).as_matrix().reshape(poses[..., 1:, :].shape + (3,)))
-    euler = np.unwrap(euler.reshape(euler.shape[:-2] + (-1,)), axis=-2)
+    euler = unwrap_time(euler.reshape(euler.shape[:-2] + (-1,)))
     qpos = np.zeros(trans.shape[:-1] + (NQ,))
     qpos[..., 0:3] = trans
     qpos[..., 3:7] = quat
@@ -110,30 +118,33 @@ def hinge_velocities(qvel: np.ndarray) -> np.ndarray:
 
 
 def qpos_velocity(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.ndarray:
-    """Central-difference qvel (T, nv) of a qpos trajectory (T, nq); one-sided at the ends.
+    """Central-difference qvel (...,T, nv) of qpos trajectories (...,T, nq); one-sided at the ends.
 
     Same convention as ``mj_differentiatePos`` (world linear velocity, root-frame angular velocity = rotation vector
-    of q_prev⁻¹·q_next over the time span; hinges are plain differences), vectorised over frames.
+    of q_prev⁻¹·q_next over the time span; hinges are plain differences), vectorised over clips and frames.
     """
     qpos = np.asarray(qpos, dtype=np.float64)
-    T = qpos.shape[0]
-    qvel = np.zeros((T, model.nv))
+    T = qpos.shape[-2]
+    qvel = np.zeros(qpos.shape[:-1] + (model.nv,))
     if T < 2:
         return qvel
     prev = np.r_[0, np.arange(T - 1)]
     nxt = np.r_[np.arange(1, T), T - 1]
     span = ((nxt - prev) / fps)[:, None]
-    qvel[:, 0:3] = (qpos[nxt, 0:3] - qpos[prev, 0:3]) / span
-    quat = lambda q: Rotation.from_quat(q[:, [4, 5, 6, 3]])
-    qvel[:, 3:6] = (quat(qpos[prev]).inv() * quat(qpos[nxt])).as_rotvec() / span
-    qvel[:, HINGE_DOF] = (qpos[nxt][:, HINGE_QPOS] - qpos[prev][:, HINGE_QPOS]) / span
+    # np.gradient is exactly these central / one-sided differences for the vector-space coordinates
+    qvel[..., 0:3] = np.gradient(qpos[..., 0:3], 1.0 / fps, axis=-2)
+    qvel[..., HINGE_DOF] = np.gradient(qpos[..., HINGE_QPOS], 1.0 / fps, axis=-2)
+    quat = Rotation.from_quat(qpos[..., [4, 5, 6, 3]].reshape(-1, 4)).as_quat().reshape(qpos.shape[:-1] + (4,))
+    q0 = Rotation.from_quat(quat[..., prev, :].reshape(-1, 4))
+    q1 = Rotation.from_quat(quat[..., nxt, :].reshape(-1, 4))
+    qvel[..., 3:6] = (q0.inv() * q1).as_rotvec().reshape(qpos.shape[:-1] + (3,)) / span
     return qvel
 
 
 def velocity_acceleration(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """(qvel, qacc), both (T, nv), by central differences of qpos then qvel (qvel lives in a vector space)."""
+    """(qvel, qacc), both (...,T, nv), by central differences of qpos then qvel (qvel lives in a vector space)."""
     qvel = qpos_velocity(model, qpos, fps)
-    if qvel.shape[0] < 2:
+    if qvel.shape[-2] < 2:
         return qvel, np.zeros_like(qvel)
-    qacc = np.gradient(qvel, 1.0 / fps, axis=0)
+    qacc = np.gradient(qvel, 1.0 / fps, axis=-2)
     return qvel, qacc

@@ -139,7 +139,8 @@ class RLConfig:
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
     seed: int = _f(0)
     checkpoint_every: int = _f(10, lo=1)
-    render_every: int = _f(0, lo=0, doc="0 = never")
+    render_every: int = _f(0, lo=0, doc="python -m dance_rl.train: render a fixed-seed clip every N iterations "
+                                         "(clips/iter_N.mp4 + a TensorBoard frame strip); 0 = never")
     micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
     base_checkpoint: str = _f("", doc="pretrained model to fine-tune ('' = the cached demo base model, built if missing)")
 

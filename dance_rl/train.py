@@ -5,7 +5,8 @@
 Accepts the files in tune_configs/: their base config is used and a search space, if any, contributes its first point.
 Joins a running Ray cluster when RAY_ADDRESS (or cluster.address) is set, otherwise starts a local one.
 Writes TensorBoard scalars (every reward component, advantage statistics, loss, grad norm, KL, throughput),
-``checkpoints/iter_N.pt`` every rl.checkpoint_every iterations and at the end, and ``config.yaml``.
+``checkpoints/iter_N.pt`` every rl.checkpoint_every iterations and at the end, ``config.yaml``, and with
+rl.render_every > 0 a rendered fixed-seed clip ``clips/iter_N.mp4`` (and a frame strip in TensorBoard).
 """
 from __future__ import annotations
 
@@ -43,12 +44,30 @@ def load_run_config(path, overrides) -> Config:
     return apply_dotted(cfg, point) if point else cfg
 
 
+def render_clip(run, music, keys, out: Path, iteration: int, writer) -> Path:
+    """Render the fixed-seed sample of the first evaluation window with the current weights: an MP4 (GIF without
+    ffmpeg) under ``out/clips`` and a strip of four frames in TensorBoard ("clip/frames")."""
+    import numpy as np
+    import torch
+
+    from dance_rl.motion.fk import joints_np
+    from dance_rl.motion.representation import features_to_motion
+    from dance_rl.render import render_frames, render_motion
+
+    poses, trans, contacts = (x[0].numpy() for x in features_to_motion(torch.as_tensor(run.sample_fixed(music, keys))))
+    path = render_motion(poses, trans, out / "clips" / f"iter_{iteration}.mp4", contacts)
+    idx = np.linspace(0, len(poses) - 1, 4).round().astype(int)
+    strip = np.concatenate(list(render_frames(joints_np(poses[idx], trans[idx]), contacts[idx], 240, 180)), axis=1)
+    writer.add_image("clip/frames", strip, iteration, dataformats="HWC")
+    return path
+
+
 def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dict:
     """Run cfg.rl.iterations iterations (continuing from the last checkpoint with ``resume``); returns final metrics."""
     import ray
     from torch.utils.tensorboard import SummaryWriter
 
-    from dance_rl.cluster.inputs import load_base_model, load_conditions
+    from dance_rl.cluster.inputs import eval_conditions, load_base_model, load_conditions
     from dance_rl.cluster.run import RLRun, init_ray, latest_checkpoint, load_run_checkpoint
 
     ckpt_dir = out / "checkpoints"
@@ -60,6 +79,7 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     ckpt = load_run_checkpoint(last) if (resume and last is not None) else None
     base = load_base_model(cfg, log=log)
     conditions, keys = load_conditions(cfg, log=log)
+    clip_music = eval_conditions(cfg, log=log) if cfg.rl.render_every else None
     init_ray(cfg.cluster.address)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config(cfg))
@@ -81,6 +101,8 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
                 f"({metrics['time/samples_per_s']:.2f} samples/s, overlap {metrics['time/overlap_efficiency']:.2f})")
             if (it + 1) % cfg.rl.checkpoint_every == 0 or it + 1 == cfg.rl.iterations:
                 run.save(ckpt_dir, it + 1)
+            if clip_music is not None and ((it + 1) % cfg.rl.render_every == 0 or it + 1 == cfg.rl.iterations):
+                log(f"rendered {render_clip(run, clip_music[0][:1], clip_music[1][:1], out, it + 1, writer)}")
         writer.flush()
         metrics["time/total_s"] = time.perf_counter() - t0
     finally:

@@ -122,14 +122,6 @@ def evaluate_samples(features: np.ndarray, music: np.ndarray, fps: float = 30.0)
     return out
 
 
-def sample_eval_set(run, eval_music: np.ndarray, eval_keys: list) -> np.ndarray:
-    """One sample per evaluation window with the current weights and a fixed seed (the same noise every time)."""
-    import ray
-
-    motions_ref, _ = run.samplers[0].sample.remote(10_000, 10_000, eval_music, eval_keys, 1, run.loop.weights)
-    return ray.get(motions_ref)["features"]
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # The trainable
 
@@ -155,7 +147,7 @@ def rlft_trainable(config: dict, base=None, conditions=None, eval_set=None):
             metrics = run.iteration(it)
             final = it + 1 == iterations
             if (it + 1) % every == 0 or final:
-                last_eval = evaluate_samples(sample_eval_set(run, *eval_set), eval_set[0], cfg.data.fps)
+                last_eval = evaluate_samples(run.sample_fixed(*eval_set), eval_set[0], cfg.data.fps)
             metrics.update(last_eval)
             metrics["objective"] = objective(cfg.tune.objective, metrics)
             if (it + 1) % cfg.rl.checkpoint_every == 0 or final:

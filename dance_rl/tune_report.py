@@ -94,7 +94,6 @@ def render_best_clip(best: dict, eval_set, out_dir: Path, log=print) -> Path | N
     from dance_rl.diffusion.model import DanceDecoder, ModelSpec
     from dance_rl.diffusion.sampler import ddim_sample
     from dance_rl.diffusion.schedule import NoiseSchedule
-    from dance_rl.motion.io import Motion
     from dance_rl.motion.representation import Normalizer, features_to_motion
 
     ckpt = load_run_checkpoint(Path(best["checkpoint"]) / "run.pt")
@@ -109,13 +108,9 @@ def render_best_clip(best: dict, eval_set, out_dir: Path, log=print) -> Path | N
                           guidance_weight=cfg["diffusion"]["guidance_weight"], return_chain=False,
                           generator=torch.Generator().manual_seed(0))
     poses, trans, contacts = features_to_motion(normalizer.unnormalize(res.x0))
-    motion = Motion(poses=poses[0].numpy(), trans=trans[0].numpy(), fps=30.0, contacts=contacts[0].numpy())
-    try:
-        from dance_rl.render.skeleton import render_video
-    except ImportError:
-        log("rendering unavailable (dance_rl.render.skeleton missing); skipping the clip")
-        return None
-    return render_video(motion, out_dir / "best_clip.mp4")
+    from dance_rl.render import render_motion
+
+    return render_motion(poses[0].numpy(), trans[0].numpy(), out_dir / "best_clip.mp4", contacts[0].numpy())
 
 
 def write_report(results, cfg, exp_dir: Path, wall_s: float, base=None, eval_set=None, log=print) -> Path:

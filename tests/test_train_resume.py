@@ -33,8 +33,15 @@ def _ckpt(out, it):
 
 
 def test_killed_driver_resumes_like_an_uninterrupted_run(tiny_base, tmp_path):
-    full = _train(tiny_base, tmp_path / "full")
+    full = _train(tiny_base, tmp_path / "full", "rl.render_every=2")
     assert full.returncode == 0, full.stderr[-2000:]
+    # periodic rendered clips (every 2 iterations and at the end) and their frame strips in TensorBoard
+    clips = sorted(p.stem for p in (tmp_path / "full" / "clips").glob("iter_*.*"))
+    assert clips == ["iter_2", "iter_3"]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    ea = EventAccumulator(str(tmp_path / "full" / "tb"))
+    ea.Reload()
+    assert [e.step for e in ea.Images("clip/frames")] == [2, 3]
     # kill -9 the driver (and its local Ray) after the first checkpoint appears
     proc = _train(tiny_base, tmp_path / "killed", wait=False)
     first = tmp_path / "killed" / "checkpoints" / "iter_00001.pt"

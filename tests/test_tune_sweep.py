@@ -37,6 +37,8 @@ def _check_experiment(exp: Path, n_trials: int):
     rows = json.loads((exp / "report.json").read_text())["rows"]
     assert len(rows) == n_trials and all(r["status"] == "ok" for r in rows)
     assert "★" in report and (exp / "pareto.png").stat().st_size > 1000
+    clips = list(exp.glob("best_clip.*"))  # MP4, or GIF where ffmpeg is missing
+    assert clips and clips[0].stat().st_size > 1000 and clips[0].name in report
     for r in rows:
         trial_dir = Path(r["path"])
         assert list(trial_dir.glob("events.out.tfevents.*")), "TensorBoard events per trial"

@@ -84,6 +84,12 @@ class RLRun:
     def iteration(self, it: int) -> dict:
         return self.loop.iteration(it)
 
+    def sample_fixed(self, music: np.ndarray, keys: list) -> np.ndarray:
+        """One unnormalised sample (n, T, 151) per music window with the current weights and a fixed seed (the same
+        noise every time, so evaluations and rendered clips are comparable across iterations)."""
+        motions_ref, _ = self.samplers[0].sample.remote(10_000, 10_000, music, keys, 1, self.loop.weights)
+        return ray.get(motions_ref)["features"]
+
     # -- checkpoints -----------------------------------------------------------------------------------------------
     def save(self, out_dir: Path, iteration: int) -> Path:
         """Write ``iter_N.pt`` atomically: learner state + what a model checkpoint needs (spec, normaliser, config)."""

@@ -72,15 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dance_rl.render.mujoco_render import mujoco_frames
 
         frames = mujoco_frames(poses, trans, width, height)
+        written = write_video(frames, out, 30.0, audio)
     else:
-        from dance_rl.motion.fk import joints_np
-        from dance_rl.render.skeleton import render_frames
+        from dance_rl.render import render_motion
 
         contacts = None if motion.contacts is None else motion.contacts[:n]
-        frames = render_frames(joints_np(poses, trans), contacts, width, height)
-    written = write_video(frames, out, 30.0, audio)
+        written = render_motion(poses, trans, out, contacts, width, height, 30.0, audio)
     note = "" if written == out else " (no ffmpeg: GIF fallback, no sound)"
-    print(f"wrote {written}: {len(frames)} frames{' with ' + str(audio) if audio and written == out else ''}{note}")
+    print(f"wrote {written}: {len(poses)} frames{' with ' + str(audio) if audio and written == out else ''}{note}")
     return 0
 
 

@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from dance_rl.errors import UserError, cli_main
+from dance_rl.fileio import atomic_write
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".bvh")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
@@ -72,17 +73,7 @@ def find_music(motion_path: Path, audio_field: str | None, music_dir: Path | Non
 
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the report normal permissions
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda f: f.write(text), "w")
 
 
 def _jsonable(v):

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from dance_rl.config import Config, add_config_args, apply_dotted, dump_config, load_config
+from dance_rl.config import Config, add_config_args, apply_dotted, dump_config, load_config, parse_override
 from dance_rl.errors import UserError, cli_main
 
 
@@ -37,10 +37,13 @@ def first_point(search_space: dict) -> dict:
 
 
 def load_run_config(path, overrides) -> Config:
+    """The file's base config with its first search-space point applied; a key given with --set always wins."""
     cfg = load_config(path, overrides)
     point = first_point(cfg.tune.search_space)
     if cfg.tune.points:
         point.update(cfg.tune.points[0])
+    explicit = [parse_override(o)[0] for o in overrides]
+    point = {k: v for k, v in point.items() if not any(k == e or k.startswith(e + ".") for e in explicit)}
     return apply_dotted(cfg, point) if point else cfg
 
 

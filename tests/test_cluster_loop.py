@@ -44,6 +44,7 @@ def test_iteration_streams_and_learns(local_ray, tiny_base):
         assert m1["samples"] == 4 and m2["train/staleness"] == 0
         assert m1["train/logp_drift"] < 1e-4  # samplers and learner agree on the chain's log-probs
         assert set(k for k in m1 if k.startswith("reward/")) == {"reward/imitation", "reward/fgd", "reward/antifreeze"}
+        assert m1["motion/magnitude"] > 0  # logged whatever the weights: the freezing indicator
         assert 0 < m2["time/overlap_efficiency"] <= 1.0 + 1e-6
         # both reward actors got work (least-loaded dispatch)
         calls = ray.get([r.num_calls.remote() for r in run.rewarders])

@@ -56,3 +56,17 @@ def test_apply_dotted_keeps_explicit_sizes_and_validates():
     assert cfg.rewards.imitation.weight == 0.51  # original untouched
     with pytest.raises(UserError):
         apply_dotted(cfg, {"rewards.imitation.weight": -1})
+
+
+def test_train_uses_first_search_point_but_command_line_wins():
+    from pathlib import Path
+
+    from dance_rl.train import load_run_config
+
+    demo = Path(__file__).resolve().parents[1] / "tune_configs" / "demo.yaml"
+    cfg = load_run_config(demo, [])
+    assert cfg.rewards.fgd.weight == 0.01 and cfg.rewards.antifreeze.weight == 0.49  # first grid point
+    cfg = load_run_config(demo, ["rewards.antifreeze.weight=0"])
+    assert cfg.rewards.antifreeze.weight == 0.0 and cfg.rewards.fgd.weight == 0.01
+    cfg = load_run_config(demo, ["rewards.fgd={weight: 0.2}"])
+    assert cfg.rewards.fgd.weight == 0.2

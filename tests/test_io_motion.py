@@ -179,3 +179,23 @@ def test_resample_non_integer_ratio_length(rng):
 def test_validate_accepts_flat_poses():
     m = validate_motion(Motion(np.zeros((3, 72)), np.zeros((3, 3)), 30))
     assert m.poses.shape == (3, 24, 3) and m.fps == 30.0
+
+
+def test_atomic_writes_have_normal_permissions_and_leave_nothing_on_failure(tmp_path):
+    import os
+
+    from dance_rl.fileio import atomic_write
+
+    mask = os.umask(0o022)
+    try:
+        out = atomic_write(tmp_path / "a.txt", lambda f: f.write(b"x"))
+        assert out.read_bytes() == b"x" and (out.stat().st_mode & 0o777) == 0o644  # not mkstemp's 0600
+
+        def fail(f):
+            f.write(b"partial")
+            raise RuntimeError("boom")
+        with pytest.raises(RuntimeError):
+            atomic_write(tmp_path / "b.txt", fail)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    finally:
+        os.umask(mask)

@@ -71,6 +71,8 @@ class LearnerWorker:
             for dk, dv in res["diagnostics"].items():
                 if np.asarray(dv).dtype.kind in "fiub" and np.asarray(dv).size:
                     metrics[f"diag/{name}_{dk}"] = float(np.mean(dv))
+        if all("motion_magnitude" in s for s in scores):  # logged whatever the reward weights (freezing shows here)
+            metrics["motion/magnitude"] = float(np.mean(np.concatenate([s["motion_magnitude"] for s in scores])))
         metrics["time/learner_s"] = time.perf_counter() - t0
         metrics["train/version"] = self.version
         metrics["train/staleness"] = self.version - 1 - rollout.version

@@ -14,6 +14,8 @@ import numpy as np
 import ray
 import torch
 
+from dance_rl.motion.representation import ROT_SLICE
+from dance_rl.rewards.antifreeze import motion_magnitude
 from dance_rl.rewards.batch import MotionBatch
 from dance_rl.rewards.composite import score as composite_score
 
@@ -36,10 +38,12 @@ class RewardWorker:
             return self._done[batch_id]
         t0 = time.perf_counter()
         self.calls += 1
-        batch = MotionBatch.from_features(np.asarray(motions["features"]), fps=self.fps)
+        features = np.asarray(motions["features"])
+        batch = MotionBatch.from_features(features, fps=self.fps)
         result = composite_score(batch, self.weights, params=self.params)
+        magnitude = np.array([motion_magnitude(f[:, ROT_SLICE], self.fps) for f in features])
         out = {"batch_id": batch_id, "keys": list(motions["keys"]), "components": _plain(result["components"]),
-               "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+               "motion_magnitude": magnitude, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
         self._done[batch_id] = out
         while len(self._done) > self.cache_size:
             self._done.popitem(last=False)

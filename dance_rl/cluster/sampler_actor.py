@@ -52,7 +52,8 @@ class SamplerWorker:
         """
         t0 = time.perf_counter()
         self._ensure_weights(weights)
-        cond_t = torch.as_tensor(np.asarray(cond), dtype=torch.float32).repeat_interleave(n_per_condition, 0)
+        # np.array copies: Ray hands in read-only arrays, which torch warns about
+        cond_t = torch.as_tensor(np.array(cond), dtype=torch.float32).repeat_interleave(n_per_condition, 0)
         sample_keys = [k for k in keys for _ in range(n_per_condition)]
         gen = torch.Generator().manual_seed(chunk_seed(self.seed, iteration, chunk_id))
         with torch.inference_mode():

@@ -14,6 +14,7 @@ import torch
 from dance_rl.diffusion.edge_checkpoint import load_edge_checkpoint, safe_torch_load
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_path
 from dance_rl.motion.representation import Normalizer
 
 FORMAT = "dance_rl.diffusion.v1"
@@ -24,14 +25,8 @@ def atomic_torch_save(obj, path: str | Path) -> None:
     """Write to a temp file in the same folder, then rename: readers never see a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_checkpoint(path, *, model: DanceDecoder, ema: DanceDecoder | None, optimizer, normalizer: Normalizer,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dance_rl.rewards.antifreeze import motion_magnitude  # noqa: F401  (lives with the freezing measure)
+
 PFC_SCALE = 10000.0
 PFC_FEET = (7, 10, 8, 11)  # L ankle, L toe, R ankle, R toe (EDGE's order)
 FGD_FLOAT_MARGIN = 0.05  # m
@@ -99,9 +101,3 @@ def foot_skating_ratio(joints: np.ndarray, fps: float = 30.0) -> float:
     return float(np.mean(skating[0] | skating[1]))
 
 
-def motion_magnitude(rot6d: np.ndarray, fps: float = 30.0) -> float:
-    """Skeleton2Stage ``eval_mag.py``: mean |Δ 6D| between consecutive frames (root translation excluded) × fps."""
-    r = np.asarray(rot6d, dtype=np.float64)
-    if r.shape[0] < 2:
-        return 0.0
-    return float(np.abs(r[1:] - r[:-1]).mean() * fps)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance_rl import fileio
 from dance_rl.errors import UserError
 from dance_rl.motion.rotations import axis_angle_to_quat, quat_mul, quat_slerp, quat_to_axis_angle
 from dance_rl.motion.safe_pickle import safe_load
@@ -112,15 +113,7 @@ def atomic_write(path: Path, write) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"{path}: folder {path.parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return fileio.atomic_write(path, write)
 
 
 def save_motion(m: Motion, path: str | os.PathLike) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_write
 from dance_rl.music.features import FEATURE_DIM, FEATURE_VERSION, FPS, extract_features, feature_frames_for_seconds
 
 
@@ -45,14 +46,7 @@ def _load_entry(entry: Path) -> np.ndarray | None:
 
 
 def _atomic_save(entry: Path, arr: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem[:16]}.", suffix=".npy.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-        os.replace(tmp, entry)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(entry, lambda f: np.save(f, arr, allow_pickle=False))
 
 
 def cached_features(

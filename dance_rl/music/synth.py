@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_path
 
 # I-V-vi-IV in C major as (root MIDI note, chord MIDI notes); one chord per bar of 4 beats.
 PROGRESSION = ((36, (60, 64, 67)), (43, (59, 62, 67)), (45, (60, 64, 69)), (41, (60, 65, 69)))
@@ -134,12 +135,6 @@ def save_wav(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Path:
         data = data.T  # soundfile wants (N, C)
     if not path.parent.is_dir():
         raise UserError(f"{path}: folder {path.parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".wav.tmp") as tmp:
         sf.write(tmp, np.clip(data, -1.0, 1.0), int(sr), subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_path
 
 
 def ffmpeg_exe() -> str | None:
@@ -35,25 +36,11 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def _tmp_path(path: Path, suffix: str) -> Path:
-    """A temp file beside ``path`` with normal permissions (mkstemp's 0600 would survive the final rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    return Path(tmp)
-
-
 def _write_gif(frames: np.ndarray, path: Path, fps: float) -> Path:
     import imageio.v2 as iio
 
-    tmp = _tmp_path(path, ".gif")
-    try:
+    with atomic_path(path, suffix=".gif") as tmp:
         iio.mimsave(tmp, list(frames), format="GIF", duration=1.0 / fps, loop=0)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -100,19 +87,15 @@ def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 30.0,
     exe = ffmpeg_exe()
     if exe is None:
         return _write_gif(frames, path.with_suffix(".gif"), fps)
-    silent = _tmp_path(path, ".mp4")
-    final = _tmp_path(path, ".mp4")
     try:
-        try:
-            _encode_mp4(frames, silent, fps, exe)
-        except (OSError, RuntimeError):  # binary present but unusable: fall back to GIF
-            return _write_gif(frames, path.with_suffix(".gif"), fps)
-        if audio is not None:
-            _mux_audio(silent, Path(audio), final, exe)
-            os.replace(final, path)
-        else:
-            os.replace(silent, path)
-    finally:
-        silent.unlink(missing_ok=True)
-        final.unlink(missing_ok=True)
+        with atomic_path(path, suffix=".mp4") as final:
+            if audio is None:
+                _encode_mp4(frames, final, fps, exe)
+            else:
+                with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem[:32]}.") as scratch:
+                    silent = Path(scratch) / "silent.mp4"
+                    _encode_mp4(frames, silent, fps, exe)
+                    _mux_audio(silent, Path(audio), final, exe)
+    except (OSError, RuntimeError):  # binary present but unusable: fall back to GIF
+        return _write_gif(frames, path.with_suffix(".gif"), fps)
     return path

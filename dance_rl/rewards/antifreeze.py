@@ -76,3 +76,12 @@ def antifreeze(batch: MotionBatch, window: int = SLIDING_WINDOW, fairmotion_quir
         "per_frame": None,
         "diagnostics": {"kinetic_energy": kinetic.mean(axis=1), "energy_expenditure": expenditure.mean(axis=1)},
     }
+
+
+def motion_magnitude(rot6d: np.ndarray, fps: float = 30.0) -> float:
+    """Skeleton2Stage ``eval_mag.py``: mean |Δ 6D| between consecutive frames (root translation excluded) × fps.
+    A metric, not a reward: logged during training whatever the weights, to see freezing happen."""
+    r = np.asarray(rot6d, dtype=np.float64)
+    if r.shape[0] < 2:
+        return 0.0
+    return float(np.abs(r[1:] - r[:-1]).mean() * fps)

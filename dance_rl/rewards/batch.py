@@ -124,6 +124,8 @@ class MotionBatch:
 
         from dance_rl.motion.representation import FEATURE_DIM, features_to_motion
 
+        if isinstance(x, np.ndarray) and not x.flags.writeable:  # e.g. zero-copy from Ray's object store
+            x = x.copy()
         x = torch.as_tensor(x).detach().to("cpu", torch.float32)
         if x.shape[-1] != FEATURE_DIM or x.ndim not in (2, 3):
             raise UserError(f"motion features: shape {tuple(x.shape)}; expected (B, T, {FEATURE_DIM}) or (T, {FEATURE_DIM})")

@@ -1,0 +1,80 @@
+"""Plot TensorBoard scalars of one or more runs side by side (PNG) and print a start/end table.
+
+    python scripts/plot_runs.py RUN_DIR [RUN_DIR ...] --tags reward/imitation reward/fgd motion/magnitude \
+        [--labels a b] [--smooth 5] --out curves.png
+
+RUN_DIR is a `python -m dance_rl.train --out` directory (its tb/ folder is read) or a TensorBoard folder. Raw values
+are drawn thin, a centred moving average of --smooth iterations thick; the table compares the mean of the first and
+last --smooth iterations, which is what "the reward rose" means on noisy per-iteration batches.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dance_rl.errors import UserError, cli_main
+
+
+def read_scalars(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    folder = run / "tb" if (run / "tb").is_dir() else run
+    if not list(folder.glob("events.out.tfevents.*")):
+        raise UserError(f"{run}: no TensorBoard event files (expected a train --out directory or a tb folder)")
+    ea = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    ea.Reload()
+    return {tag: (np.array([e.step for e in ea.Scalars(tag)]), np.array([e.value for e in ea.Scalars(tag)]))
+            for tag in ea.Tags()["scalars"]}
+
+
+def smooth(y: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1 or len(y) < k:
+        return y
+    pad = np.pad(y, (k // 2, k - 1 - k // 2), mode="edge")
+    return np.convolve(pad, np.ones(k) / k, mode="valid")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--tags", nargs="+", required=True)
+    ap.add_argument("--labels", nargs="+", default=None)
+    ap.add_argument("--smooth", type=int, default=5)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    labels = args.labels or [r.name for r in args.runs]
+    if len(labels) != len(args.runs):
+        raise UserError(f"--labels: {len(labels)} labels for {len(args.runs)} runs")
+    data = [read_scalars(r) for r in args.runs]
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(args.tags), figsize=(4.2 * len(args.tags), 3.4), squeeze=False)
+    k = args.smooth
+    print(f"| run | tag | first {k} iters | last {k} iters | change |\n|---|---|---|---|---|")
+    for ax, tag in zip(axes[0], args.tags):
+        for label, scalars in zip(labels, data):
+            if tag not in scalars:
+                continue
+            x, y = scalars[tag]
+            line, = ax.plot(x, y, lw=0.7, alpha=0.4)
+            ax.plot(x, smooth(y, k), lw=2.0, color=line.get_color(), label=label)
+            a, b = y[:k].mean(), y[-k:].mean()
+            print(f"| {label} | {tag} | {a:.4g} | {b:.4g} | {b - a:+.3g} ({(b - a) / abs(a) * 100 if a else 0:+.1f}%) |")
+        ax.set_title(tag)
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=90)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main(main))

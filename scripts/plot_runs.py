@@ -6,6 +6,10 @@
 RUN_DIR is a `python -m dance_rl.train --out` directory (its tb/ folder is read) or a TensorBoard folder. Raw values
 are drawn thin, a centred moving average of --smooth iterations thick; the table compares the mean of the first and
 last --smooth iterations, which is what "the reward rose" means on noisy per-iteration batches.
+
+--baseline RUN_DIR (e.g. the same config with rl.lr=0: the frozen base model) plots every run *minus* the baseline
+at the same iteration. Runs with the same seed sample the same music and noise each iteration, so this paired
+difference removes the batch-to-batch variation of the music and shows what training changed.
 """
 from __future__ import annotations
 
@@ -43,12 +47,23 @@ def main(argv=None) -> int:
     ap.add_argument("--tags", nargs="+", required=True)
     ap.add_argument("--labels", nargs="+", default=None)
     ap.add_argument("--smooth", type=int, default=5)
+    ap.add_argument("--baseline", type=Path, default=None, help="plot runs minus this run, iteration by iteration")
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
     labels = args.labels or [r.name for r in args.runs]
     if len(labels) != len(args.runs):
         raise UserError(f"--labels: {len(labels)} labels for {len(args.runs)} runs")
     data = [read_scalars(r) for r in args.runs]
+    if args.baseline is not None:
+        base = read_scalars(args.baseline)
+        for scalars in data:
+            for tag in list(scalars):
+                if tag not in base:
+                    continue
+                x, y = scalars[tag]
+                ref = dict(zip(*base[tag]))
+                keep = np.array([s in ref for s in x], bool)
+                scalars[tag] = (x[keep], y[keep] - np.array([ref[s] for s in x[keep]]))
 
     import matplotlib
     matplotlib.use("Agg")
@@ -65,8 +80,11 @@ def main(argv=None) -> int:
             line, = ax.plot(x, y, lw=0.7, alpha=0.4)
             ax.plot(x, smooth(y, k), lw=2.0, color=line.get_color(), label=label)
             a, b = y[:k].mean(), y[-k:].mean()
-            print(f"| {label} | {tag} | {a:.4g} | {b:.4g} | {b - a:+.3g} ({(b - a) / abs(a) * 100 if a else 0:+.1f}%) |")
-        ax.set_title(tag)
+            rel = f" ({(b - a) / abs(a) * 100:+.1f}%)" if args.baseline is None and a else ""
+            print(f"| {label} | {tag} | {a:.4g} | {b:.4g} | {b - a:+.3g}{rel} |")
+        ax.set_title(tag if args.baseline is None else f"{tag} − base model")
+        if args.baseline is not None:
+            ax.axhline(0.0, color="k", lw=0.8)
         ax.set_xlabel("iteration")
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -88,7 +88,7 @@ class RLRun:
         """One unnormalised sample (n, T, 151) per music window with the current weights and a fixed seed (the same
         noise every time, so evaluations and rendered clips are comparable across iterations)."""
         motions_ref, _ = self.samplers[0].sample.remote(10_000, 10_000, music, keys, 1, self.loop.weights)
-        return ray.get(motions_ref)["features"]
+        return np.array(ray.get(motions_ref)["features"])  # a writable copy of the object-store array
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
     def save(self, out_dir: Path, iteration: int) -> Path:

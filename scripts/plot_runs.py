@@ -73,12 +73,12 @@ def main(argv=None) -> int:
     k = args.smooth
     print(f"| run | tag | first {k} iters | last {k} iters | change |\n|---|---|---|---|---|")
     for ax, tag in zip(axes[0], args.tags):
-        for label, scalars in zip(labels, data):
+        for i, (label, scalars) in enumerate(zip(labels, data)):
             if tag not in scalars:
                 continue
             x, y = scalars[tag]
-            line, = ax.plot(x, y, lw=0.7, alpha=0.4)
-            ax.plot(x, smooth(y, k), lw=2.0, color=line.get_color(), label=label)
+            ax.plot(x, y, lw=0.7, alpha=0.4, color=f"C{i}")  # one colour per run in every panel
+            ax.plot(x, smooth(y, k), lw=2.0, color=f"C{i}", label=label)
             a, b = y[:k].mean(), y[-k:].mean()
             rel = f" ({(b - a) / abs(a) * 100:+.1f}%)" if args.baseline is None and a else ""
             print(f"| {label} | {tag} | {a:.4g} | {b:.4g} | {b - a:+.3g}{rel} |")

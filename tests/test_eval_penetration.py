@@ -111,7 +111,7 @@ def test_fake_smpl_rest_and_posed_pen_rate(tmp_path):
 def test_bad_smpl_files_raise_user_error(tmp_path):
     bad = tmp_path / "SMPL_NEUTRAL.npz"
     np.savez(bad, v_template=np.zeros((3, 3)))
-    with pytest.raises(UserError, match="lacks"):
+    with pytest.raises(UserError, match="missing"):
         load_smpl_model(bad)
     (tmp_path / "junk").mkdir()
     junk = tmp_path / "junk" / "SMPL_NEUTRAL.pkl"

@@ -104,11 +104,13 @@ def test_load_sequence_edge_preprocessing(tree):
 
 
 def test_window_starts_and_pairs():
-    np.testing.assert_array_equal(aistpp.window_starts(180, 150, 15), [0, 15, 30])
-    np.testing.assert_array_equal(aistpp.window_starts(180, 150, 75), [0])
-    assert aistpp.window_starts(149, 150, 15).size == 0
+    from dance_rl.data.windows import slice_windows, window_starts
+
+    np.testing.assert_array_equal(window_starts(180, 150, 15), [0, 15, 30])
+    np.testing.assert_array_equal(window_starts(180, 150, 75), [0])
+    assert window_starts(149, 150, 15).size == 0
     mot, mus = np.arange(200.0)[:, None] * np.ones(151), -np.arange(170.0)[:, None] * np.ones(35)
-    a, b, s = aistpp.slice_pairs(mot, mus, 150, 10)  # music is shorter: 170 frames → starts 0, 10, 20
+    a, b, s = slice_windows(mot, mus, 150, 10)  # music is shorter: 170 frames → starts 0, 10, 20
     np.testing.assert_array_equal(s, [0, 10, 20])
     assert a.shape == (3, 150, 151) and b.shape == (3, 150, 35)
     assert a[2, 0, 0] == 20 and b[2, -1, 0] == -169

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance_rl.data.windows import WINDOW_FRAMES, slice_windows
 from dance_rl.errors import UserError
 from dance_rl.motion.io import Motion, aistpp_to_motion, save_motion
 from dance_rl.motion.representation import foot_contacts, motion_to_features
@@ -38,7 +39,6 @@ SPLIT_DIR = Path(__file__).resolve().parent / "splits"
 SPLIT_FILES = {"train": "crossmodal_train.txt", "test": "crossmodal_test.txt", "ignore": "ignore_list.txt"}
 SPLITS = ("train", "test", "all")
 DEFAULT_STRIDE_S = {"train": 0.5, "test": 2.5}
-WINDOW_FRAMES = 150
 FPS = 30.0
 CORPUS_FILE = "corpus.json"
 BUILDER = "aistpp"
@@ -118,22 +118,6 @@ def load_sequence(root: str | os.PathLike, name: str) -> tuple[Motion, Path]:
     return aistpp_to_motion(data, str(pkl), audio=str(wav.resolve())), wav
 
 
-def window_starts(num_frames: int, window: int = WINDOW_FRAMES, stride: int = 15) -> np.ndarray:
-    """Start frames of every full ``window``-frame slice at ``stride`` frames (empty if the clip is too short)."""
-    if window < 1 or stride < 1:
-        raise UserError(f"window/stride: must be >= 1 frame, got {window}/{stride}")
-    return np.arange(0, max(num_frames - window + 1, 0), stride, dtype=np.int64)
-
-
-def slice_pairs(motion: np.ndarray, music: np.ndarray, window: int = WINDOW_FRAMES,
-                stride: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut aligned (T,151) motion and (T',35) music features into (N,window,·) pairs → (motion, music, starts)."""
-    n = min(len(motion), len(music))
-    starts = window_starts(n, window, stride)
-    idx = starts[:, None] + np.arange(window)[None]
-    return motion[idx], music[idx], starts
-
-
 def _music_features(wav: Path, name: str, cache_dir: str | os.PathLike | None) -> np.ndarray:
     bpm = aist_music_bpm(name)
     if cache_dir is not None:
@@ -158,7 +142,7 @@ def aistpp_windows(root: str | os.PathLike, split: str = "train", window: int = 
     for name in names:
         motion, wav = load_sequence(root, name)
         feats = motion_to_features(torch.from_numpy(motion.poses), torch.from_numpy(motion.trans)).numpy()
-        a, b, s = slice_pairs(feats, _music_features(wav, name, cache_dir), window, max(stride, 1))
+        a, b, s = slice_windows(feats, _music_features(wav, name, cache_dir), window, max(stride, 1))
         mot.append(a)
         mus.append(b)
         seq += [name] * len(s)

@@ -17,12 +17,7 @@ from dance_rl.motion.representation import Normalizer
 from dance_rl.motion.skeleton import bone_lengths
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models run fastest on one thread
 
 
 @pytest.fixture(scope="module")

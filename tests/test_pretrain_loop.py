@@ -15,13 +15,7 @@ from dance_rl.motion.representation import Normalizer, motion_to_features
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not stall on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models run fastest on one thread
 
 TINY = ["model.latent_dim=32", "model.ff_size=48", "model.num_layers=1", "model.num_heads=4", "model.seq_len=30",
         "model.dropout=0.0", "pretrain.batch_size=8", "pretrain.lr=2e-3", "pretrain.max_minutes=0",

@@ -20,6 +20,7 @@ from dance_rl.cluster.placement import create_run_placement
 from dance_rl.cluster.reward_actor import RewardActor
 from dance_rl.cluster.sampler_actor import SamplerActor
 from dance_rl.config import Config
+from dance_rl.diffusion.checkpoint import atomic_torch_save
 from dance_rl.errors import UserError
 from dance_rl.rewards.composite import weights_from_config
 
@@ -99,9 +100,7 @@ class RLRun:
                 "normalizer": self.base["normalizer"], "config": self.cfg.to_dict(),
                 "model": state["model"], "ema": state["ema"]}
         path = out_dir / CKPT_NAME.format(iteration)
-        tmp = path.with_suffix(".tmp")
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
+        atomic_torch_save(ckpt, path)
         return path
 
     def restore(self, ckpt: dict) -> int:

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from dance_rl.data.windows import WINDOW_FRAMES, recenter_xy, slice_array, stride_frames, window_starts
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_write
 from dance_rl.motion.representation import FEATURE_DIM, Normalizer
 
 DATASET_VERSION = 1  # part of the feature cache key
@@ -102,9 +103,7 @@ def _cached(cache: Path | None, compute) -> np.ndarray:
     value = np.ascontiguousarray(compute(), dtype=np.float32)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, value)
-        os.replace(tmp, cache)
+        atomic_write(cache, lambda f: np.save(f, value, allow_pickle=False))
     return value
 
 

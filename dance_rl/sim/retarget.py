@@ -134,7 +134,7 @@ def qpos_velocity(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.nda
     # np.gradient is exactly these central / one-sided differences for the vector-space coordinates
     qvel[..., 0:3] = np.gradient(qpos[..., 0:3], 1.0 / fps, axis=-2)
     qvel[..., HINGE_DOF] = np.gradient(qpos[..., HINGE_QPOS], 1.0 / fps, axis=-2)
-    quat = Rotation.from_quat(qpos[..., [4, 5, 6, 3]].reshape(-1, 4)).as_quat().reshape(qpos.shape[:-1] + (4,))
+    quat = qpos[..., [4, 5, 6, 3]]  # MuJoCo w,x,y,z → scipy x,y,z,w (from_quat normalises)
     q0 = Rotation.from_quat(quat[..., prev, :].reshape(-1, 4))
     q1 = Rotation.from_quat(quat[..., nxt, :].reshape(-1, 4))
     qvel[..., 3:6] = (q0.inv() * q1).as_rotvec().reshape(qpos.shape[:-1] + (3,)) / span

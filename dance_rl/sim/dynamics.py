@@ -10,21 +10,24 @@ root wrench to the soles as far as the friction cone allows (what the tracker us
 ``self_collisions`` reports, per frame, the contacts between non-adjacent body geoms (parent–child and rest-pose
 overlapping pairs are excluded in the model) and their penetration depth.
 
-``physics_probe`` bundles what the physics rewards need for a batch of clips, threaded over clips (each worker owns
-an MjData; MuJoCo releases the GIL inside its calls).
+``physics_probe`` bundles what the physics rewards need for a batch of clips: contact-free inverse dynamics and
+self-contacts of every frame, computed in chunks of frames by ``mujoco.batch`` (C loops, no per-frame Python).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
 import numpy as np
+from mujoco import batch as mj_batch
+from scipy.sparse import csr_array
 from scipy.spatial.transform import Rotation
 
 from dance_rl.sim.humanoid import BODY_IDS, HINGE_DOF, HINGE_QPOS, body_mass, humanoid_model, joint_ranges, \
-    sole_points, torque_limits
+    probe_model, sole_points, torque_limits
 from dance_rl.sim.retarget import motion_to_qpos, velocity_acceleration
 
 _VARIANTS: dict[tuple[int, str], tuple[mujoco.MjModel, mujoco.MjModel]] = {}
@@ -62,16 +65,15 @@ def _without_floor(model: mujoco.MjModel) -> mujoco.MjModel:
 
 
 def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model: mujoco.MjModel | None = None,
-                     contacts: bool = False, data: mujoco.MjData | None = None, sole: bool = False,
-                     self_collision: bool = False, joints: bool = False) -> dict[str, np.ndarray]:
+                     contacts: bool = False, data: mujoco.MjData | None = None,
+                     sole: bool = False) -> dict[str, np.ndarray]:
     """mj_inverse on every frame of a trajectory (T, nq/nv/nv).
 
     Returns ``torque`` (T,69) hinge generalised forces in SMPL hinge order (N·m), ``root_force`` (T,3) and
     ``root_torque`` (T,3) world-frame residual wrench at the root, ``com`` (T,3) whole-body centre of mass; with
     ``contacts`` also ``contact_force`` (T,3) total world-frame force of the floor and ``ncontact`` (T,); with
-    ``sole`` the world positions ``sole`` (T,6,3) of ``humanoid.sole_points``; with ``self_collision`` the per-frame
-    ``self_penetration`` (T,) and ``self_contacts`` (T,) of :func:`self_collisions`, from the same kinematics; with
-    ``joints`` the world positions (T,24,3) of the SMPL joints (body frames sit on the joints).
+    ``sole`` the world positions ``sole`` (T,6,3) of ``humanoid.sole_points``. (For many clips without contacts,
+    :func:`physics_probe` computes the same torques in batched C calls.)
     """
     model = model or humanoid_model()
     m = model if contacts else _contact_free(model)
@@ -82,15 +84,10 @@ def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model
     out = {}
     if contacts:
         out["contact_force"], out["ncontact"] = np.zeros((T, 3)), np.zeros(T, dtype=np.int64)
-    if self_collision:
-        out["self_penetration"], out["self_contacts"] = np.zeros(T), np.zeros(T, dtype=np.int64)
-        no_floor = _without_floor(model)
     # MjData field views are fixed for the MjData's lifetime: fetch them once, not per frame (this loop is the hot
     # path of PhyMotion and of the tracker's feed-forward; pybind attribute access costs as much as a small MuJoCo call).
     d_qpos, d_qvel, d_qacc, d_frc = d.qpos, d.qvel, d.qacc, d.qfrc_inverse
-    d_com, d_xpos = d.subtree_com[root], d.xpos
-    xpos = np.zeros((T,) + d_xpos.shape) if joints else None
-    dists, pen_frames = [], []
+    d_com = d.subtree_com[root]
     for t in range(T):
         d_qpos[:], d_qvel[:], d_qacc[:] = qpos[t], qvel[t], qacc[t]
         mujoco.mj_inverse(m, d)
@@ -99,20 +96,6 @@ def inverse_dynamics(qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray, model
             sole_pos[t], sole_rot[t] = d.xpos[_SOLE_BODY], d.xmat[_SOLE_BODY].reshape(-1, 3, 3)
         if contacts:
             out["contact_force"][t], out["ncontact"][t] = _floor_force(m, d), d.ncon
-        if joints:
-            xpos[t] = d_xpos
-        if self_collision:  # mj_inverse left the kinematics; collide them (self-contacts only)
-            mujoco.mj_collision(no_floor, d)
-            if d.ncon:  # reduced after the loop: per-frame numpy reductions cost more than the collision check
-                dists.append(d.contact.dist.copy())
-                pen_frames.append(t)
-    if self_collision and dists:
-        frame = np.repeat(pen_frames, [len(x) for x in dists])
-        depth = -np.minimum(np.concatenate(dists), 0.0)
-        out["self_penetration"] = np.bincount(frame, weights=depth, minlength=T)
-        out["self_contacts"] = np.bincount(frame, weights=depth > 0, minlength=T).astype(np.int64)
-    if joints:
-        out["joints"] = xpos[:, BODY_IDS]
     # The free joint's angular rows are in the root frame; its orientation is the qpos quaternion (w, x, y, z).
     rot = Rotation.from_quat(np.asarray(qpos)[:, [4, 5, 6, 3]]).as_matrix()
     out.update(torque=frc[:, HINGE_DOF], root_force=frc[:, 0:3], com=com,
@@ -245,40 +228,137 @@ def run_threaded(work, n_items: int, nthread: int) -> None:
 
 
 def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
-                  model: mujoco.MjModel | None = None) -> dict[str, np.ndarray]:
+                  smpl_model_path: str | None = None) -> dict[str, np.ndarray]:
     """Batch of clips, poses (B,T,24,3), trans (B,T,3) → per-clip physics quantities (see module docstring).
 
-    Keys: ``joints`` (B,T,24,3) joint positions from the simulator's kinematics, ``com`` (B,T,3), ``torque`` (B,T,69) (inverse dynamics without contacts), ``joint_velocity`` (B,T,69),
-    ``root_force`` (B,T,3), ``self_penetration`` (B,T) summed depth (m), ``rom_violation`` (B,) fraction of
-    hinge-frames outside the joint ranges, ``ok`` (B,) False where the clip could not be processed (non-finite
-    input), ``torque_limit`` (69,), ``body_mass`` (float).
+    Keys: ``joints`` (B,T,24,3) joint positions from the simulator's kinematics, ``com`` (B,T,3), ``torque``
+    (B,T,69) and ``root_force`` (B,T,3) of inverse dynamics without contacts, ``joint_velocity`` (B,T,69),
+    ``self_penetration`` (B,T) summed depth (m) and ``self_contacts`` (B,T) count of contacts between non-adjacent
+    bodies, ``rom_violation`` (B,) fraction of hinge-frames outside the joint ranges, ``ok`` (B,) False where the clip
+    could not be processed (non-finite input, MuJoCo error), ``torque_limit`` (69,), ``body_mass`` (float).
+
+    Every frame is independent here, so the frames go through ``mujoco.batch`` in chunks: one C call runs
+    mj_forward up to the velocity stage for a whole chunk (kinematics, inertia, bias forces, self-contacts) on the
+    probe model (``humanoid.probe_model``), and the inverse dynamics is M·qacc + bias (exactly what contact-free
+    ``mj_inverse`` computes, see the test). No Python runs per frame.
     """
-    model = model or humanoid_model()
+    model = probe_model(smpl_model_path)
     poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
     B, T = poses.shape[:2]
-    out = {"joints": np.zeros((B, T, len(BODY_IDS), 3)), "com": np.zeros((B, T, 3)), "torque": np.zeros((B, T, 69)), "joint_velocity": np.zeros((B, T, 69)),
-           "root_force": np.zeros((B, T, 3)), "self_penetration": np.zeros((B, T)), "rom_violation": np.zeros(B),
-           "ok": np.zeros(B, dtype=bool), "torque_limit": torque_limits(), "body_mass": body_mass(model)}
-
     finite = np.isfinite(poses).all(axis=(1, 2, 3)) & np.isfinite(trans).all(axis=(1, 2))
-    # Retargeting and finite differences are vectorised over the whole batch; the threads only run MuJoCo.
-    if not finite.all():
+    if not finite.all():  # broken clips run as rest poses and are reported as not ok
         poses, trans = np.where(finite[:, None, None, None], poses, 0.0), np.where(finite[:, None, None], trans, 0.0)
-    qpos = motion_to_qpos(poses, trans)
-    qvel, qacc = velocity_acceleration(model, qpos, fps)
-    out["joint_velocity"] = qvel[..., HINGE_DOF] * finite[:, None, None]
-    out["rom_violation"] = np.where(finite, rom_violation(qpos).mean(axis=(1, 2)), 0.0)
+    out = {"joints": np.zeros((B, T, len(BODY_IDS), 3)), "com": np.zeros((B, T, 3)), "torque": np.zeros((B, T, 69)),
+           "root_force": np.zeros((B, T, 3)), "self_penetration": np.zeros((B, T)),
+           "self_contacts": np.zeros((B, T), dtype=np.int64), "failed": np.zeros((B, T), dtype=bool),
+           "joint_velocity": np.zeros((B, T, 69)), "rom_violation": np.zeros(B)}
+    per_unit = max(1, _PROBE_FRAMES // max(T, 1))  # whole clips per mujoco.batch call (finite differences need them)
+    units = [slice(u, min(B, u + per_unit)) for u in range(0, B, per_unit)]
 
-    def work(chunk):
-        data = mujoco.MjData(model)
-        for b in chunk:
-            if not finite[b]:
-                continue
-            idyn = inverse_dynamics(qpos[b], qvel[b], qacc[b], model, contacts=False, data=data, self_collision=True,
-                                    joints=True)
-            for k in ("com", "torque", "root_force", "self_penetration", "joints"):
-                out[k][b] = idyn[k]
-            out["ok"][b] = True
+    def prepare(clips: slice) -> list[np.ndarray]:
+        qpos = motion_to_qpos(poses[clips], trans[clips])
+        qvel, qacc = velocity_acceleration(model, qpos, fps)
+        out["joint_velocity"][clips], out["rom_violation"][clips] = qvel[..., HINGE_DOF], \
+            rom_violation(qpos).mean((1, 2))
+        return [x.reshape(-1, x.shape[-1]) for x in (qpos, qvel, qacc)]
 
-    run_threaded(work, B, nthread)
+    def finish(job, pb: _ProbeBatch, qacc: np.ndarray, clips: slice) -> None:
+        failed = job.result() if sim else job
+        pb.collect(qacc, {k: out[k][clips].reshape((len(qacc),) + out[k].shape[2:]) for k in _ProbeBatch.KEYS})
+        out["failed"][clips].reshape(-1)[failed] = True
+
+    # Pipelined: MuJoCo runs unit i (C threads, GIL released) while this thread retargets unit i+1 and collects
+    # unit i-1, so the numpy work overlaps the simulator instead of adding to it. With nthread=1 it is serial.
+    sim = ThreadPoolExecutor(1) if nthread > 1 and len(units) > 1 else None
+    with _probe_batches(model, per_unit * T, nthread, 2) as pbs:
+        pending = None
+        for i, clips in enumerate(units):
+            qpos, qvel, qacc = prepare(clips)
+            pb = pbs[i % 2]
+            pb.load(qpos, qvel)
+            job = sim.submit(pb.forward, len(qpos)) if sim else pb.forward(len(qpos))
+            if pending:
+                finish(*pending)
+            pending = (job, pb, qacc, clips)
+        if pending:
+            finish(*pending)
+    if sim:
+        sim.shutdown()
+    out["ok"] = finite & ~out.pop("failed").any(axis=1)
+    out["joint_velocity"] *= out["ok"][:, None, None]
+    out["rom_violation"] *= out["ok"]
+    out.update(torque_limit=torque_limits(), body_mass=body_mass(model))
     return out
+
+
+# Frames per mujoco.batch call (more when one clip is longer): large enough that the per-call cost vanishes, small
+# enough that a Batch is cheap to keep and that the pipeline has several stages.
+_PROBE_FRAMES = 512
+
+
+class _ProbeBatch:
+    """A ``mujoco.batch.Batch`` of ``nsim`` probe-model frames with its bound fields, and the sparse pattern of the
+    frames' inertia matrices as one block-diagonal matrix over the bound ``M`` (MuJoCo stores each frame's M as its
+    lower triangle in CSR: ``M_rowadr``, ``M_rownnz``, ``M_colind``), so that M·qacc of all frames is two scipy C loops.
+    """
+
+    KEYS = ("joints", "com", "torque", "root_force", "self_penetration", "self_contacts")
+
+    def __init__(self, model: mujoco.MjModel, nsim: int, nthread: int):
+        self.model, self.nsim, nv = model, nsim, model.nv
+        self.batch = mj_batch.Batch(model, nsim=nsim, nthread=nthread)
+        self.qpos, self.qvel = self.batch.bind("qpos"), self.batch.bind("qvel")
+        self.M, self.bias = self.batch.bind("M"), self.batch.bind("qfrc_bias")
+        self.com, self.xpos = self.batch.bind("subtree_com"), self.batch.bind("xpos")
+        self.sensor = self.batch.bind("sensordata")
+        indptr = np.concatenate([[0], np.cumsum(np.tile(model.M_rownnz, nsim))])
+        indices = (model.M_colind[None] + nv * np.arange(nsim)[:, None]).ravel()
+        # bind() returns the same array after every call, so the matrix is built once over it
+        self.A = csr_array((self.M.reshape(-1), indices, indptr), shape=(nsim * nv,) * 2)
+        self.AT = self.A.T
+        self.x = np.zeros(nsim * nv)
+        self.diag = model.M_rowadr + model.M_rownnz - 1  # the last entry of each row (columns are sorted)
+        sensor = model.sensor("self_contact")
+        self.slots = slice(sensor.adr[0], sensor.adr[0] + sensor.dim[0])
+
+    def load(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        self.qpos[:len(qpos)], self.qvel[:len(qpos)] = qpos, qvel
+
+    def forward(self, n: int) -> np.ndarray:
+        """mj_forward to the velocity stage of the first n frames; returns the frames MuJoCo failed on (their
+        outputs are stale)."""
+        try:
+            self.batch.forward(ids=None if n == self.nsim else np.arange(n), stage=mujoco.mjtStage.mjSTAGE_VEL)
+        except mj_batch.SimulationError as e:
+            return np.asarray(e.ids)
+        return _EMPTY.astype(np.int64)
+
+    def collect(self, qacc: np.ndarray, out: dict[str, np.ndarray]) -> None:
+        """Inverse dynamics M·qacc + bias and the other outputs of the last forward, for the len(qacc) frames."""
+        n, nv = qacc.shape
+        self.x[:n * nv] = qacc.reshape(-1)  # frames past n multiply zeros: their rows are never read
+        frc = (self.A @ self.x + self.AT @ self.x).reshape(self.nsim, nv)[:n]
+        frc += self.bias[:n] - self.M[:n, self.diag] * qacc  # the diagonal was counted in both triangles
+        np.take(frc, HINGE_DOF, axis=1, out=out["torque"])  # take(out=) skips the temporary of fancy indexing
+        np.take(self.xpos[:n], BODY_IDS, axis=1, out=out["joints"])
+        out["root_force"][:], out["com"][:] = frc[:, 0:3], self.com[:n, BODY_IDS[0]]
+        found_dist = self.sensor[:n, self.slots].reshape(n, -1, 2)  # per slot (found, dist); found is in slot 0
+        out["self_contacts"][:] = found_dist[:, 0, 0]
+        out["self_penetration"][:] = -np.minimum(found_dist[..., 1], 0.0).sum(axis=1)
+
+
+_PROBE_POOL: dict[tuple, tuple[mujoco.MjModel, list[_ProbeBatch]]] = {}
+
+
+@contextlib.contextmanager
+def _probe_batches(model: mujoco.MjModel, nsim: int, nthread: int, count: int):
+    """``count`` _ProbeBatches for this call's exclusive use, kept for reuse (building one costs a few ms)."""
+    with _LOCK:
+        free = _PROBE_POOL.setdefault((id(model), nsim, nthread), (model, []))[1]
+        pbs = [free.pop() for _ in range(min(count, len(free)))]
+    pbs += [_ProbeBatch(model, nsim, nthread) for _ in range(count - len(pbs))]
+    try:
+        yield pbs
+    finally:
+        with _LOCK:
+            free.extend(pbs)

@@ -340,13 +340,46 @@ def check_layout(model: mujoco.MjModel) -> None:
                for j in range(1, NUM_JOINTS) for k in range(3))
 
 
+# The probe model's contact sensor reports this many self-contacts per frame, deepest first (real and generated
+# dance clips have at most ~15; a frame with more has its summed depth from the deepest SELF_CONTACT_SLOTS).
+SELF_CONTACT_SLOTS = 32
+
+
+def _make_probe(spec: mujoco.MjSpec) -> None:
+    """Edit ``spec`` into the kinematic probe (see :func:`probe_model`)."""
+    floor = spec.geom("floor")
+    floor.contype, floor.conaffinity = 0, 0
+    sensor = spec.add_sensor(name="self_contact", type=mujoco.mjtSensor.mjSENS_CONTACT)
+    found, dist = (1 << int(f) for f in (mujoco.mjtConDataField.mjCONDATA_FOUND, mujoco.mjtConDataField.mjCONDATA_DIST))
+    sensor.intprm[0:3] = [found | dist, 1, SELF_CONTACT_SLOTS]  # reduce=1: "mindist", the deepest contacts first
+    off = mujoco.mjtDisableBit
+    for bit in (off.mjDSBL_LIMIT, off.mjDSBL_EQUALITY, off.mjDSBL_SPRING, off.mjDSBL_DAMPER, off.mjDSBL_FRICTIONLOSS,
+                off.mjDSBL_ACTUATION):
+        spec.option.disableflags |= int(bit)
+
+
 @functools.lru_cache(maxsize=8)
-def _cached(smpl_key: tuple | None, kp_scale: float, timestep: float) -> mujoco.MjModel:
+def _cached(smpl_key: tuple | None, kp_scale: float, timestep: float, probe: bool = False) -> mujoco.MjModel:
     offsets, radius = (None, None)
     if smpl_key is not None:
         from dance_rl.sim.smpl_shape import shape_from_smpl
         offsets, radius = shape_from_smpl(smpl_key[0])
-    return build_model(offsets, radius, kp_scale, timestep)
+    if not probe:
+        return build_model(offsets, radius, kp_scale, timestep)
+    spec = build_spec(offsets, radius, kp_scale, timestep)
+    _make_probe(spec)
+    model = spec.compile()
+    check_layout(model)
+    return model
+
+
+def _smpl_key(smpl_model_path: str | os.PathLike | None) -> tuple | None:
+    if smpl_model_path is None:
+        return None
+    from dance_rl.motion.smpl_mesh import find_model_file
+    path = find_model_file(smpl_model_path)  # UserError when missing
+    st = os.stat(path)
+    return os.path.abspath(path), st.st_mtime_ns, st.st_size
 
 
 def humanoid_model(smpl_model_path: str | os.PathLike | None = None, kp_scale: float = 1.0,
@@ -356,13 +389,19 @@ def humanoid_model(smpl_model_path: str | os.PathLike | None = None, kp_scale: f
     ``smpl_model_path``: optional SMPL model file or folder (licence-gated, reference/data_sources.md §5); when given,
     bone offsets and limb radii come from its mean-shape mesh (``smpl_shape.py``) instead of the built-in numbers.
     """
-    key = None
-    if smpl_model_path is not None:
-        from dance_rl.motion.smpl_mesh import find_model_file
-        path = find_model_file(smpl_model_path)  # UserError when missing
-        st = os.stat(path)
-        key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
-    return _cached(key, float(kp_scale), float(timestep))
+    return _cached(_smpl_key(smpl_model_path), float(kp_scale), float(timestep))
+
+
+def probe_model(smpl_model_path: str | os.PathLike | None = None) -> mujoco.MjModel:
+    """The same humanoid, edited for probing kinematic trajectories in batches (``dynamics.physics_probe``).
+
+    The floor collides with nothing, so every contact is a self-contact between non-adjacent bodies, and a contact
+    sensor ``self_contact`` reports per frame (found, dist) of the ``SELF_CONTACT_SLOTS`` deepest; joint limits,
+    equality constraints, passive forces and actuation are off. So ``mj_forward`` up to mjSTAGE_VEL leaves exactly
+    what contact-free inverse dynamics and the self-penetration check need (kinematics, centre of mass, the inertia
+    ``M``, the bias forces, the sensor), all of which ``mujoco.batch`` can return for many frames in one C call.
+    """
+    return _cached(_smpl_key(smpl_model_path), 1.0, 1.0 / 240.0, probe=True)
 
 
 def body_mass(model: mujoco.MjModel) -> float:

@@ -6,9 +6,9 @@ PhyMotion reward; next to the bare cost of exactly the MuJoCo work they contain:
 replayed with ``mujoco.batch.Batch.rollout`` (one C call, no Python per step) plus the same number of ``mj_inverse``
 calls (for PhyMotion: ``mj_inverse`` + ``mj_collision`` per frame) in a tight loop on the same
 number of threads. ratio = bare time / reward time (1.0 = no overhead; target >= 0.7). Every timing is the best of
-three calls, interleaved, so that load from other processes hits both sides alike; still, run it on an idle machine.
+``--repeat`` calls, interleaved, so that load from other processes hits both sides alike; still, run it on an idle machine.
 
-    python scripts/bench_rewards.py [--clips 16] [--threads 1 2] [--seconds 5]
+    python scripts/bench_rewards.py [--clips 16] [--threads 1 2] [--seconds 5] [--repeat 5]
 """
 from __future__ import annotations
 
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=16)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--repeat", type=int, default=5, help="interleaved repeats; each timing is the best of them")
     args = ap.parse_args(argv)
     poses, trans = clips(args.clips, args.seconds)
     qpos = motion_to_qpos(poses, trans)
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
         replay, share = bare_tracking(tracker, qpos, res.steps, k)
         inverse, collide = bare_inverse(tracker.model(30.0), qpos, k), bare_inverse(model, qpos, k, collide=True)
         imit, step, inv, probe, coll, phy = (np.inf,) * 6
-        for _ in range(3):  # interleaved best-of-3
+        for _ in range(args.repeat):  # interleaved best-of-N
             imit = min(imit, timed(lambda: imitation_reward(poses, trans, 30.0, sim=tracker), 1)[0])
             step, inv = min(step, timed(replay, 1)[0] * share), min(inv, timed(inverse, 1)[0])
             probe = min(probe, timed(lambda: physics_probe(poses, trans, 30.0, nthread=k), 1)[0])

@@ -99,23 +99,25 @@ def support_distance(com_xy: np.ndarray, feet_xy: np.ndarray, in_contact: np.nda
     With at most 4 support points: a point lies in their hull iff it lies in a triangle of three of them, and outside
     the hull its distance is the minimum over all segments between two of them (hull edges are among those).
     """
-    n = feet_xy.shape[-2]
+    # Points first: (n, ...) slabs, so that every gather and reduction below runs over whole contiguous arrays (numpy
+    # reduces a short last axis one element at a time).
+    fx, fy = (np.ascontiguousarray(np.moveaxis(feet_xy[..., k], -1, 0)) for k in (0, 1))
+    on = np.ascontiguousarray(np.moveaxis(in_contact, -1, 0))
+    cx, cy = com_xy[..., 0], com_xy[..., 1]
     # all segments between two support points (a point alone is the segment i == j), vectorised over the pairs
-    i, j = np.triu_indices(n)
-    a, ab = feet_xy[..., i, :], feet_xy[..., j, :] - feet_xy[..., i, :]
-    rel = com_xy[..., None, :] - a
-    t = np.clip((rel * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
-    seg = vnorm(rel - t[..., None] * ab)
-    best = np.where(in_contact[..., i] & in_contact[..., j], seg, np.inf).min(-1)
+    i, j = np.triu_indices(feet_xy.shape[-2])
+    ax, ay, abx, aby = fx[i], fy[i], fx[j] - fx[i], fy[j] - fy[i]
+    relx, rely = cx - ax, cy - ay
+    t = np.clip((relx * abx + rely * aby) / np.maximum(abx * abx + aby * aby, 1e-12), 0.0, 1.0)
+    seg = np.sqrt((relx - t * abx) ** 2 + (rely - t * aby) ** 2)
+    best = np.where(on[i] & on[j], seg, np.inf).min(axis=0)
     # inside the triangle of three in-contact points: the point is on the same side of all three edges
-    tri = np.array(list(combinations(range(n), 3)))  # (K,3)
-    p = feet_xy[..., tri, :]  # (...,K,3,2)
-    e = np.roll(p, -1, axis=-2) - p
-    w = com_xy[..., None, None, :] - p
-    side = e[..., 0] * w[..., 1] - e[..., 1] * w[..., 0]  # (...,K,3)
-    e1, e2 = p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]
-    area = np.abs(e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0])
-    inside = (((side >= 0).all(-1) | (side <= 0).all(-1)) & (area > 1e-12) & in_contact[..., tri].all(-1)).any(-1)
+    tri = np.array(list(combinations(range(feet_xy.shape[-2]), 3))).T  # (3,K): corners × triangles
+    px, py = fx[tri], fy[tri]  # (3,K,...)
+    ex, ey = np.roll(px, -1, axis=0) - px, np.roll(py, -1, axis=0) - py
+    side = ex * (cy - py) - ey * (cx - px)
+    area = np.abs(ex[0] * (py[2] - py[0]) - ey[0] * (px[2] - px[0]))
+    inside = (((side >= 0).all(axis=0) | (side <= 0).all(axis=0)) & (area > 1e-12) & on[tri].all(axis=0)).any(axis=0)
     dist = np.where(inside, 0.0, best)
     return np.where(in_contact.any(-1), dist, NO_SUPPORT_DISTANCE)
 

@@ -267,21 +267,21 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
         pb.collect(qacc, {k: out[k][clips].reshape((len(qacc),) + out[k].shape[2:]) for k in _ProbeBatch.KEYS})
         out["failed"][clips].reshape(-1)[failed] = True
 
-    # Pipelined: MuJoCo runs unit i (C threads, GIL released) while this thread retargets unit i+1 and collects
-    # unit i-1, so the numpy work overlaps the simulator instead of adding to it. With nthread=1 it is serial.
-    sim = ThreadPoolExecutor(1) if nthread > 1 and len(units) > 1 else None
-    with _probe_batches(model, per_unit * T, nthread, 2) as pbs:
-        pending = None
+    # Pipelined: up to ``nthread`` units run in MuJoCo (worker threads, GIL released, one single-threaded Batch each)
+    # while this thread retargets the next unit and collects finished ones, so the numpy work overlaps the simulator
+    # instead of adding to it. With nthread=1 everything runs here, in order.
+    sim = ThreadPoolExecutor(nthread) if nthread > 1 and len(units) > 1 else None
+    with _probe_batches(model, per_unit * T, (nthread + 1) if sim else 1) as pbs:
+        pending = []
         for i, clips in enumerate(units):
             qpos, qvel, qacc = prepare(clips)
-            pb = pbs[i % 2]
+            pb = pbs[i % len(pbs)]  # its previous job was collected: at most len(pbs) - 1 are pending
             pb.load(qpos, qvel)
-            job = sim.submit(pb.forward, len(qpos)) if sim else pb.forward(len(qpos))
-            if pending:
-                finish(*pending)
-            pending = (job, pb, qacc, clips)
-        if pending:
-            finish(*pending)
+            pending.append((sim.submit(pb.forward, len(qpos)) if sim else pb.forward(len(qpos)), pb, qacc, clips))
+            if len(pending) >= len(pbs):
+                finish(*pending.pop(0))
+        for job in pending:
+            finish(*job)
     if sim:
         sim.shutdown()
     out["ok"] = finite & ~out.pop("failed").any(axis=1)
@@ -304,9 +304,9 @@ class _ProbeBatch:
 
     KEYS = ("joints", "com", "torque", "root_force", "self_penetration", "self_contacts")
 
-    def __init__(self, model: mujoco.MjModel, nsim: int, nthread: int):
+    def __init__(self, model: mujoco.MjModel, nsim: int):
         self.model, self.nsim, nv = model, nsim, model.nv
-        self.batch = mj_batch.Batch(model, nsim=nsim, nthread=nthread)
+        self.batch = mj_batch.Batch(model, nsim=nsim, nthread=1)
         self.qpos, self.qvel = self.batch.bind("qpos"), self.batch.bind("qvel")
         self.M, self.bias = self.batch.bind("M"), self.batch.bind("qfrc_bias")
         self.com, self.xpos = self.batch.bind("subtree_com"), self.batch.bind("xpos")
@@ -351,12 +351,12 @@ _PROBE_POOL: dict[tuple, tuple[mujoco.MjModel, list[_ProbeBatch]]] = {}
 
 
 @contextlib.contextmanager
-def _probe_batches(model: mujoco.MjModel, nsim: int, nthread: int, count: int):
+def _probe_batches(model: mujoco.MjModel, nsim: int, count: int):
     """``count`` _ProbeBatches for this call's exclusive use, kept for reuse (building one costs a few ms)."""
     with _LOCK:
-        free = _PROBE_POOL.setdefault((id(model), nsim, nthread), (model, []))[1]
+        free = _PROBE_POOL.setdefault((id(model), nsim), (model, []))[1]
         pbs = [free.pop() for _ in range(min(count, len(free)))]
-    pbs += [_ProbeBatch(model, nsim, nthread) for _ in range(count - len(pbs))]
+    pbs += [_ProbeBatch(model, nsim) for _ in range(count - len(pbs))]
     try:
         yield pbs
     finally:

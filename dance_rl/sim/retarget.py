@@ -52,11 +52,15 @@ def matrix_to_euler(m: np.ndarray) -> np.ndarray:
     """
     m = np.asarray(m, dtype=np.float64)
     i, j, k, s = _AXES[:, 0], _AXES[:, 1], _AXES[:, 2], _PARITY
-    r = lambda u, v: m[..., _J, u, v]
+    flat = m.reshape(m.shape[:-3] + (-1,))
+    r = lambda u, v: np.take(flat, 9 * _J + 3 * u + v, axis=-1)  # entry (u[n], v[n]) of joint n's matrix
     b = np.arcsin(np.clip(s * r(i, k), -1.0, 1.0))
-    lock = np.hypot(r(j, k), r(k, k)) < 1e-9
-    a = np.where(lock, np.arctan2(s * r(k, j), r(j, j)), np.arctan2(-s * r(j, k), r(k, k)))
-    c = np.where(lock, 0.0, np.arctan2(-s * r(i, j), r(i, i)))
+    rjk, rkk = r(j, k), r(k, k)
+    a, c = np.arctan2(-s * rjk, rkk), np.arctan2(-s * r(i, j), r(i, i))
+    lock = np.hypot(rjk, rkk) < 1e-9
+    if lock.any():
+        a = np.where(lock, np.arctan2(s * r(k, j), r(j, j)), a)
+        c = np.where(lock, 0.0, c)
     return np.stack([a, b, c], axis=-1)
 
 
@@ -65,10 +69,16 @@ def _rotvec(aa: np.ndarray) -> Rotation:
 
 
 def unwrap_time(angles: np.ndarray) -> np.ndarray:
-    """Remove 2π jumps between consecutive frames (axis -2), like ``np.unwrap`` but in a few vector ops."""
-    step = np.round(np.diff(angles, axis=-2) / (2 * np.pi))
+    """Remove 2π jumps between consecutive frames (axis -2), like ``np.unwrap`` but in a few vector ops; only the
+    few (clip, angle) series that do jump are touched."""
+    step = np.round(np.diff(angles, axis=-2) * (0.5 / np.pi))
+    if not step.any():  # the common case: no angle crossed ±π
+        return angles
+    T, n = angles.shape[-2:]
+    step = step.reshape(-1, T - 1, n)
+    clip, col = np.nonzero(step.any(axis=1))
     out = angles.copy()
-    out[..., 1:, :] -= 2 * np.pi * np.cumsum(step, axis=-2)
+    out.reshape(-1, T, n)[clip, 1:, col] -= 2 * np.pi * np.cumsum(step[clip, :, col], axis=-1)
     return out
 
 

@@ -99,3 +99,15 @@ def test_vectorised_velocity_matches_mj_differentiate_pos(model):
         expected = np.zeros(model.nv)
         mujoco.mj_differentiatePos(model, expected, 2 / 30.0, qpos[t - 1], qpos[t + 1])
         np.testing.assert_allclose(qvel[t], expected, atol=1e-9)
+
+
+def test_relative_rotvec_matches_scipy():
+    q0 = Rotation.random(200, random_state=1)
+    q1 = Rotation.random(200, random_state=2)
+    wxyz = lambda r: r.as_quat()[..., [3, 0, 1, 2]]
+    a, b = wxyz(q0), wxyz(q1)
+    b[:3], b[3:6] = a[:3], -a[3:6]  # identical and antipodal quaternions: zero rotation
+    b[6] = wxyz(q0[6] * Rotation.from_rotvec([np.pi - 1e-9, 0, 0]))  # almost half a turn
+    ref = (Rotation.from_quat(a[:, [1, 2, 3, 0]]).inv() * Rotation.from_quat(b[:, [1, 2, 3, 0]])).as_rotvec()
+    np.testing.assert_allclose(rt.relative_rotvec(a, 3.0 * b), ref, atol=1e-9)  # unnormalised input is normalised
+    np.testing.assert_allclose(rt.relative_rotvec(a[:6], b[:6]), 0.0, atol=1e-12)

@@ -313,9 +313,12 @@ class _ProbeBatch:
         self.sensor = self.batch.bind("sensordata")
         indptr = np.concatenate([[0], np.cumsum(np.tile(model.M_rownnz, nsim))])
         indices = (model.M_colind[None] + nv * np.arange(nsim)[:, None]).ravel()
-        # bind() returns the same array after every call, so the matrix is built once over it
-        self.A = csr_array((self.M.reshape(-1), indices, indptr), shape=(nsim * nv,) * 2)
+        # bind() refills the same array after every call, so the matrices are built once and read it in place (scipy
+        # copies a read-only array on construction, hence the data assigned afterwards, and checked)
+        self.A = csr_array((np.zeros(len(indices)), indices, indptr), shape=(nsim * nv,) * 2)
         self.AT = self.A.T
+        self.A.data = self.AT.data = self.M.reshape(-1)
+        assert np.shares_memory(self.A.data, self.M) and np.shares_memory(self.AT.data, self.M)
         self.x = np.zeros(nsim * nv)
         self.diag = model.M_rowadr + model.M_rownnz - 1  # the last entry of each row (columns are sorted)
         sensor = model.sensor("self_contact")

@@ -240,7 +240,8 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
     Every frame is independent here, so the frames go through ``mujoco.batch`` in chunks: one C call runs
     mj_forward up to the velocity stage for a whole chunk (kinematics, inertia, bias forces, self-contacts) on the
     probe model (``humanoid.probe_model``), and the inverse dynamics is M·qacc + bias (exactly what contact-free
-    ``mj_inverse`` computes, see the test). No Python runs per frame.
+    ``mj_inverse`` computes, see the test). No Python runs per frame. With ``nthread`` > 1 up to ``nthread`` chunks
+    are in MuJoCo at once while this thread prepares and collects the others.
     """
     model = probe_model(smpl_model_path)
     poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
@@ -270,8 +271,10 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
     # Pipelined: up to ``nthread`` units run in MuJoCo (worker threads, GIL released, one single-threaded Batch each)
     # while this thread retargets the next unit and collects finished ones, so the numpy work overlaps the simulator
     # instead of adding to it. With nthread=1 everything runs here, in order.
-    sim = ThreadPoolExecutor(nthread) if nthread > 1 and len(units) > 1 else None
-    with _probe_batches(model, per_unit * T, (nthread + 1) if sim else 1) as pbs:
+    threaded = nthread > 1 and len(units) > 1
+    # exit order: the workers are joined before the batches go back to the pool
+    with _probe_batches(model, per_unit * T, nthread + 1 if threaded else 1) as pbs, \
+            (ThreadPoolExecutor(nthread) if threaded else contextlib.nullcontext()) as sim:
         pending = []
         for i, clips in enumerate(units):
             qpos, qvel, qacc = prepare(clips)
@@ -282,8 +285,6 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
                 finish(*pending.pop(0))
         for job in pending:
             finish(*job)
-    if sim:
-        sim.shutdown()
     out["ok"] = finite & ~out.pop("failed").any(axis=1)
     out["joint_velocity"] *= out["ok"][:, None, None]
     out["rom_violation"] *= out["ok"]

@@ -23,36 +23,30 @@ SLIDING_WINDOW = 2
 _AXES = {"y": ((0, 2), 1), "z": ((0, 1), 2)}  # up axis -> (horizontal components, vertical component)
 
 
-def _window_velocity_sums(p: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of displacements p[i+j]-p[i+j-1] over valid j in [-w, w], for frames i = 1..T-1; and the count."""
+def _window_sums(p: np.ndarray, window: int, reach: int, term) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``term(k)`` (an array over frames k) over the valid j in [-w, w], k = i + j, for frames i = 1..T-1, and
+    the count of valid j; k is valid when k-1 >= 0 and k + reach < T (the frames the term reads exist)."""
     T = p.shape[0]
     i = np.arange(1, T)
     total = np.zeros((T - 1,) + p.shape[1:], dtype=np.float64)
     count = np.zeros(T - 1, dtype=np.int64)
     for j in range(-window, window + 1):
         k = i + j
-        valid = (k - 1 >= 0) & (k < T)
-        kk = np.clip(k, 1, T - 1)
-        total += np.where(valid[:, None, None], p[kk] - p[kk - 1], 0.0)
+        valid = (k - 1 >= 0) & (k + reach < T)
+        total += np.where(valid[:, None, None], term(np.clip(k, 1, max(T - 1 - reach, 1))), 0.0)
         count += valid
     return total, count
+
+
+def _window_velocity_sums(p: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of displacements p[i+j]-p[i+j-1] over valid j in [-w, w], for frames i = 1..T-1; and the count."""
+    return _window_sums(p, window, 0, lambda k: p[k] - p[k - 1])
 
 
 def _window_acceleration_sums(p: np.ndarray, window: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Sum of quirky accelerations over valid j (needs k-1 >= 0 and k+1 < T), for frames i = 1..T-1."""
-    T = p.shape[0]
-    i = np.arange(1, T)
-    total = np.zeros((T - 1,) + p.shape[1:], dtype=np.float64)
-    count = np.zeros(T - 1, dtype=np.int64)
-    for j in range(-window, window + 1):
-        k = i + j
-        valid = (k - 1 >= 0) & (k + 1 < T)
-        kk = np.clip(k, 1, max(T - 2, 1))
-        v2 = (p[kk + 1] - p[kk]) / dt
-        v1 = p[kk] - p[kk - 1] / dt  # QUIRK (fairmotion operator precedence): only p[k-1] is divided by dt
-        total += np.where(valid[:, None, None], (v2 - v1) / dt, 0.0)
-        count += valid
-    return total, count
+    # QUIRK (fairmotion operator precedence): in v1 = p[k] - p[k-1] / dt only p[k-1] is divided by dt
+    return _window_sums(p, window, 1, lambda k: ((p[k + 1] - p[k]) / dt - (p[k] - p[k - 1] / dt)) / dt)
 
 
 def kinetic_feature_matrix(positions: np.ndarray, frame_time: float = FRAME_TIME, up: str = "y",

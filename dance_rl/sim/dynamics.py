@@ -335,7 +335,7 @@ class _ProbeBatch:
             self.batch.forward(ids=None if n == self.nsim else np.arange(n), stage=mujoco.mjtStage.mjSTAGE_VEL)
         except mj_batch.SimulationError as e:
             return np.asarray(e.ids)
-        return _EMPTY.astype(np.int64)
+        return np.zeros(0, dtype=np.int64)
 
     def collect(self, qacc: np.ndarray, out: dict[str, np.ndarray]) -> None:
         """Inverse dynamics M·qacc + bias and the other outputs of the last forward, for the len(qacc) frames."""

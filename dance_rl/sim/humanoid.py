@@ -326,9 +326,13 @@ def _rest_overlaps(model: mujoco.MjModel) -> list[tuple[str, str]]:
 
 
 def build_model(offsets: np.ndarray | None = None, radius: dict[int, float] | None = None,
-                kp_scale: float = 1.0, timestep: float = 1.0 / 240.0) -> mujoco.MjModel:
-    """Compile the humanoid (uncached; see :func:`humanoid_model`)."""
-    model = build_spec(offsets, radius, kp_scale, timestep).compile()
+                kp_scale: float = 1.0, timestep: float = 1.0 / 240.0, probe: bool = False) -> mujoco.MjModel:
+    """Compile the humanoid, or with ``probe`` its probe variant (uncached; see :func:`humanoid_model`,
+    :func:`probe_model`)."""
+    spec = build_spec(offsets, radius, kp_scale, timestep)
+    if probe:
+        _make_probe(spec)
+    model = spec.compile()
     check_layout(model)
     return model
 
@@ -364,13 +368,7 @@ def _cached(smpl_key: tuple | None, kp_scale: float, timestep: float, probe: boo
     if smpl_key is not None:
         from dance_rl.sim.smpl_shape import shape_from_smpl
         offsets, radius = shape_from_smpl(smpl_key[0])
-    if not probe:
-        return build_model(offsets, radius, kp_scale, timestep)
-    spec = build_spec(offsets, radius, kp_scale, timestep)
-    _make_probe(spec)
-    model = spec.compile()
-    check_layout(model)
-    return model
+    return build_model(offsets, radius, kp_scale, timestep, probe)
 
 
 def _smpl_key(smpl_model_path: str | os.PathLike | None) -> tuple | None:

@@ -119,3 +119,36 @@ def test_simulator_probe_on_a_standing_pose():
     assert d["dyn_torque_score"][0] == 1.0 and d["dyn_grf_score"][0] == 1.0
     assert d["kin_self_collision_pct"][0] < 2.0  # the rest pose has no self-penetration beyond the baseline
     assert 0.0 <= r["per_sample"][0] <= 1.0
+
+
+def test_threaded_scoring_while_the_simulator_finishes_matches_serial(monkeypatch):
+    """With worker threads, PhyMotion scores the clips the simulator has finished while it runs the last ones; the
+    result equals the serial one and the one from a precomputed probe."""
+    pytest.importorskip("dance_rl.sim.dynamics")
+    demo = pytest.importorskip("dance_rl.data.demo")
+    import dance_rl.rewards.physics_probe as rp
+    src = [demo.clip_motion(demo.source_clip(n), seconds=5.0) for n in ("dance_a", "jump", "spin", "walk")]
+    poses = np.stack([src[i % 4][0] for i in range(8)]).astype(np.float64)
+    trans = np.stack([src[i % 4][1] for i in range(8)]).astype(np.float64)
+    calls = []
+    real = rp.physics_probe
+
+    def spy(batch, nthread=1, on_progress=None):
+        def progress(done, head):
+            calls.append(done)
+            assert head.torque.shape[0] == done
+            on_progress(done, head)
+        return real(batch, nthread, progress if on_progress else None)
+
+    monkeypatch.setattr(rp, "physics_probe", spy)
+    threaded = phymotion(MotionBatch(poses, trans), nthread=2)
+    assert calls and all(0 < d < 8 for d in calls)  # the early scoring did run
+    serial = phymotion(MotionBatch(poses, trans), nthread=1)
+    probe = real(MotionBatch(poses, trans))
+    given = phymotion(MotionBatch(poses, trans, sim_results={"physics_probe": probe}))
+    assert not threaded["diagnostics"]["failed"].any()
+    for other in (serial, given):
+        np.testing.assert_allclose(threaded["per_sample"], other["per_sample"], rtol=0, atol=1e-12)
+        assert threaded["diagnostics"].keys() == other["diagnostics"].keys()
+        for k, v in threaded["diagnostics"].items():
+            np.testing.assert_allclose(v, other["diagnostics"][k], rtol=0, atol=1e-9, err_msg=k)

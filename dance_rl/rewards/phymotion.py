@@ -209,11 +209,8 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
                     contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED,
                     nthread: int = 1) -> tuple[dict, dict]:
     """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
-    def compute():
-        from dance_rl.rewards.physics_probe import physics_probe
-
-        probe = physics_probe(batch, nthread) if use_sim else None
-        joints = batch.joints
+    def score(joints: np.ndarray, probe) -> tuple[dict, dict]:
+        """Axes and diagnostics of the clips of ``joints`` (b,T,J,3); ``probe``: their PhysicsProbe, or None."""
         com = probe.com if probe is not None else v1_com(joints)
         kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct)
         con = contact_score(joints, com, batch.fps, floor, ground, contact_height, contact_speed)
@@ -222,16 +219,37 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
                                 probe.body_mass, con["balance_violation"], batch.fps)
         else:
             dyn = v1_dynamic_score(joints, con["balance_violation"], batch.fps)
-        ok = np.ones(batch.batch_size, bool) if probe is None else np.asarray(probe.ok, bool)
+        ok = np.ones(len(joints), bool) if probe is None else np.asarray(probe.ok, bool)
         axes = {"kinematic": kin["score"], "contact": con["score"], "dynamic": dyn["score"]}
         axes = {k: np.where(ok, v, 0.0) for k, v in axes.items()}  # a failed simulator pass scores 0, as the release
         diag = {**{f"kin_{k}": v for k, v in kin.items() if k != "score"},
                 **{f"con_{k}": v for k, v in con.items() if k != "score"},
                 **{f"dyn_{k}": v for k, v in dyn.items() if k != "score"},
-                "sim_used": np.full(batch.batch_size, float(probe is not None)), "failed": (~ok).astype(np.float64)}
+                "sim_used": np.full(len(joints), float(probe is not None)), "failed": (~ok).astype(np.float64)}
         if probe is not None and probe.rom_violation is not None:
             diag["rom_violation"] = probe.rom_violation  # anatomical range of motion; reported, not scored (as release)
         return axes, diag
+
+    def compute():
+        from dance_rl.rewards.physics_probe import physics_probe
+
+        if not use_sim:
+            return score(batch.joints, None)
+        # While the simulator's threads finish the last clips, score the clips it has done (this thread would only
+        # wait), then the rest; on the batch's FK if computed already, else on the simulator's (equal) kinematics.
+        fk = batch.joints if batch.has("joints") else None
+        head = []
+
+        def on_progress(done: int, probe) -> None:
+            if not head:
+                head.append((done, score(probe.joints if fk is None else fk[:done], probe)))
+        probe = physics_probe(batch, nthread, on_progress)
+        if probe is None or not head:
+            return score(batch.joints, probe)
+        done, (axes, diag) = head[0]
+        rest_axes, rest_diag = score(batch.joints[done:], probe.clips(slice(done, None)))
+        return ({k: np.concatenate([v, rest_axes[k]]) for k, v in axes.items()},
+                {k: np.concatenate([v, rest_diag[k]]) for k, v in diag.items()})
     return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed), compute)
 
 

@@ -9,7 +9,7 @@ rewards then fall back to joint-only proxies.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -37,14 +37,21 @@ class PhysicsProbe:
     def self_collision_pct(self) -> np.ndarray:
         return 100.0 * self.self_penetration / SELF_PEN_DEPTH_REF
 
+    def clips(self, sel: slice) -> "PhysicsProbe":
+        """The probe of the clips ``sel`` (views)."""
+        per_clip = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("torque_limit", "body_mass")}
+        return replace(self, **{k: None if v is None else v[sel] for k, v in per_clip.items()})
 
-def physics_probe(batch: MotionBatch, nthread: int = 1) -> PhysicsProbe | None:
+
+def physics_probe(batch: MotionBatch, nthread: int = 1, on_progress=None) -> PhysicsProbe | None:
     """The batch's PhysicsProbe (computed once, ``nthread`` worker threads), or None when dance_rl.sim is missing.
 
     A precomputed probe may be handed in as ``sim_results={"physics_probe": p}``, either a PhysicsProbe or the dict
-    that ``dance_rl.sim.dynamics.physics_probe`` returns.
+    that ``dance_rl.sim.dynamics.physics_probe`` returns. When this call computes the probe on several threads,
+    ``on_progress(done, head)`` may be called while the simulator finishes the last clips, with ``head`` the final
+    PhysicsProbe of the first ``done`` clips (see ``dance_rl.sim.dynamics.physics_probe``).
     """
-    probe = batch.cached("physics_probe", lambda: _compute(batch, nthread))
+    probe = batch.cached("physics_probe", lambda: _compute(batch, nthread, on_progress))
     if isinstance(probe, dict):
         probe = from_dict(probe)
         batch._cache["physics_probe"] = probe
@@ -63,9 +70,11 @@ def from_dict(out: dict) -> PhysicsProbe:
                         joints=out.get("joints"))
 
 
-def _compute(batch: MotionBatch, nthread: int) -> PhysicsProbe | None:
+def _compute(batch: MotionBatch, nthread: int, on_progress=None) -> PhysicsProbe | None:
     try:
         from dance_rl.sim.dynamics import physics_probe as sim_probe
     except ImportError:  # no MuJoCo / no simulator package: rewards use their joint-only fallbacks
         return None
-    return from_dict(sim_probe(batch.poses, batch.trans, fps=batch.fps, nthread=nthread))
+    progress = None if on_progress is None else \
+        (lambda done, out: on_progress(done, from_dict(out).clips(slice(0, done))))
+    return from_dict(sim_probe(batch.poses, batch.trans, fps=batch.fps, nthread=nthread, on_progress=progress))

@@ -227,8 +227,8 @@ def run_threaded(work, n_items: int, nthread: int) -> None:
         list(pool.map(work, chunks))
 
 
-def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
-                  smpl_model_path: str | None = None) -> dict[str, np.ndarray]:
+def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1, smpl_model_path: str | None = None,
+                  on_progress=None) -> dict[str, np.ndarray]:
     """Batch of clips, poses (B,T,24,3), trans (B,T,3) → per-clip physics quantities (see module docstring).
 
     Keys: ``joints`` (B,T,24,3) joint positions from the simulator's kinematics, ``com`` (B,T,3), ``torque``
@@ -242,6 +242,10 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
     probe model (``humanoid.probe_model``), and the inverse dynamics is M·qacc + bias (exactly what contact-free
     ``mj_inverse`` computes, see the test). No Python runs per frame. With ``nthread`` > 1 up to ``nthread`` chunks
     are in MuJoCo at once while this thread prepares and collects the others.
+
+    ``on_progress(done, out)``, if given, is called in this thread while the last chunks are still in MuJoCo, with
+    ``done``, the number of leading clips whose entries of ``out`` (the dict this returns, the rest still being
+    filled) are final: the caller can score them meanwhile instead of after the return (PhyMotion does).
     """
     model = probe_model(smpl_model_path)
     poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
@@ -251,8 +255,9 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
         poses, trans = np.where(finite[:, None, None, None], poses, 0.0), np.where(finite[:, None, None], trans, 0.0)
     out = {"joints": np.zeros((B, T, len(BODY_IDS), 3)), "com": np.zeros((B, T, 3)), "torque": np.zeros((B, T, 69)),
            "root_force": np.zeros((B, T, 3)), "self_penetration": np.zeros((B, T)),
-           "self_contacts": np.zeros((B, T), dtype=np.int64), "failed": np.zeros((B, T), dtype=bool),
-           "joint_velocity": np.zeros((B, T, 69)), "rom_violation": np.zeros(B)}
+           "self_contacts": np.zeros((B, T), dtype=np.int64), "joint_velocity": np.zeros((B, T, 69)),
+           "rom_violation": np.zeros(B), "ok": np.zeros(B, dtype=bool),
+           "torque_limit": torque_limits(), "body_mass": body_mass(model)}
     per_unit = max(1, _PROBE_FRAMES // max(T, 1))  # whole clips per mujoco.batch call (finite differences need them)
     units = [slice(u, min(B, u + per_unit)) for u in range(0, B, per_unit)]
 
@@ -263,10 +268,14 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
             rom_violation(qpos).mean((1, 2))
         return [x.reshape(-1, x.shape[-1]) for x in (qpos, qvel, qacc)]
 
-    def finish(job, pb: _ProbeBatch, qacc: np.ndarray, clips: slice) -> None:
-        failed = job.result() if sim else job
-        pb.collect(qacc, {k: out[k][clips].reshape((len(qacc),) + out[k].shape[2:]) for k in _ProbeBatch.KEYS})
-        out["failed"][clips].reshape(-1)[failed] = True
+    def finish(job, pb: _ProbeBatch, n: int, clips: slice) -> None:
+        failed = job.result() if sim else job  # frame indices within the unit
+        pb.collect(n, {k: out[k][clips].reshape((n,) + out[k].shape[2:]) for k in _ProbeBatch.KEYS})
+        ok = out["ok"][clips]
+        ok[:] = finite[clips]
+        ok[np.unique(failed // T)] = False
+        out["joint_velocity"][clips] *= ok[:, None, None]
+        out["rom_violation"][clips] *= ok
 
     # Pipelined: up to ``nthread`` units run in MuJoCo (worker threads, GIL released, one single-threaded Batch each)
     # while this thread retargets the next unit and collects finished ones, so the numpy work overlaps the simulator
@@ -279,16 +288,14 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
         for i, clips in enumerate(units):
             qpos, qvel, qacc = prepare(clips)
             pb = pbs[i % len(pbs)]  # its previous job was collected: at most len(pbs) - 1 are pending
-            pb.load(qpos, qvel)
-            pending.append((sim.submit(pb.forward, len(qpos)) if sim else pb.forward(len(qpos)), pb, qacc, clips))
+            pb.load(qpos, qvel, qacc)
+            pending.append((sim.submit(pb.forward, len(qpos)) if sim else pb.forward(len(qpos)), pb, len(qpos), clips))
             if len(pending) >= len(pbs):
                 finish(*pending.pop(0))
-        for job in pending:
+        for k, job in enumerate(pending):
             finish(*job)
-    out["ok"] = finite & ~out.pop("failed").any(axis=1)
-    out["joint_velocity"] *= out["ok"][:, None, None]
-    out["rom_violation"] *= out["ok"]
-    out.update(torque_limit=torque_limits(), body_mass=body_mass(model))
+            if on_progress is not None and sim and k < len(pending) - 1:
+                on_progress(job[3].stop, out)  # units finish in order: clips [0, stop) are final
     return out
 
 
@@ -320,29 +327,34 @@ class _ProbeBatch:
         self.AT = self.A.T
         self.A.data = self.AT.data = self.M.reshape(-1)
         assert np.shares_memory(self.A.data, self.M) and np.shares_memory(self.AT.data, self.M)
-        self.x = np.zeros(nsim * nv)
+        self.qacc, self.frc = np.zeros((nsim, nv)), np.zeros((nsim, nv))
         self.diag = model.M_rowadr + model.M_rownnz - 1  # the last entry of each row (columns are sorted)
         sensor = model.sensor("self_contact")
         self.slots = slice(sensor.adr[0], sensor.adr[0] + sensor.dim[0])
 
-    def load(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
-        self.qpos[:len(qpos)], self.qvel[:len(qpos)] = qpos, qvel
+    def load(self, qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray) -> None:
+        n = len(qpos)
+        self.qpos[:n], self.qvel[:n], self.qacc[:n] = qpos, qvel, qacc  # rows past n: stale, never read
 
     def forward(self, n: int) -> np.ndarray:
-        """mj_forward to the velocity stage of the first n frames; returns the frames MuJoCo failed on (their
-        outputs are stale)."""
+        """mj_forward to the velocity stage of the first n frames, then their inverse dynamics M·qacc + bias;
+        returns the frames MuJoCo failed on (their outputs are stale). MuJoCo and scipy's sparse products release
+        the GIL, so in a worker thread all of this runs beside the caller's numpy, on the core whose cache holds M."""
         try:
             self.batch.forward(ids=None if n == self.nsim else np.arange(n), stage=mujoco.mjtStage.mjSTAGE_VEL)
+            failed = np.zeros(0, dtype=np.int64)
         except mj_batch.SimulationError as e:
-            return np.asarray(e.ids)
-        return np.zeros(0, dtype=np.int64)
+            failed = np.asarray(e.ids)
+        x = self.qacc.reshape(-1)
+        np.add(self.A @ x, self.AT @ x, out=self.frc.reshape(-1))
+        frc = self.frc[:n]
+        frc += self.bias[:n]
+        frc -= self.M[:n, self.diag] * self.qacc[:n]  # the diagonal was counted in both triangles
+        return failed
 
-    def collect(self, qacc: np.ndarray, out: dict[str, np.ndarray]) -> None:
-        """Inverse dynamics M·qacc + bias and the other outputs of the last forward, for the len(qacc) frames."""
-        n, nv = qacc.shape
-        self.x[:n * nv] = qacc.reshape(-1)  # frames past n multiply zeros: their rows are never read
-        frc = (self.A @ self.x + self.AT @ self.x).reshape(self.nsim, nv)[:n]
-        frc += self.bias[:n] - self.M[:n, self.diag] * qacc  # the diagonal was counted in both triangles
+    def collect(self, n: int, out: dict[str, np.ndarray]) -> None:
+        """The inverse dynamics and the other outputs of the last forward, for its n frames."""
+        frc = self.frc[:n]
         np.take(frc, HINGE_DOF, axis=1, out=out["torque"])  # take(out=) skips the temporary of fancy indexing
         np.take(self.xpos[:n], BODY_IDS, axis=1, out=out["joints"])
         out["root_force"][:], out["com"][:] = frc[:, 0:3], self.com[:n, BODY_IDS[0]]

@@ -8,7 +8,7 @@ calls (for PhyMotion: ``mj_inverse`` + ``mj_collision`` per frame) in a tight lo
 number of threads. ratio = bare time / reward time (1.0 = no overhead; target >= 0.7). Every timing is the best of
 ``--repeat`` calls, interleaved, so that load from other processes hits both sides alike; still, run it on an idle machine.
 
-    python scripts/bench_rewards.py [--clips 16] [--threads 1 2] [--seconds 5] [--repeat 5]
+    python scripts/bench_rewards.py [--clips 16] [--threads 1 2] [--seconds 5] [--repeat 15]
 """
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=16)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--repeat", type=int, default=5, help="interleaved repeats; each timing is the best of them")
+    ap.add_argument("--repeat", type=int, default=15, help="interleaved repeats; each timing is the best of them")
     args = ap.parse_args(argv)
     poses, trans = clips(args.clips, args.seconds)
     qpos = motion_to_qpos(poses, trans)

@@ -142,7 +142,9 @@ class RLConfig:
     render_every: int = _f(0, lo=0, doc="python -m dance_rl.train: render a fixed-seed clip every N iterations "
                                          "(clips/iter_N.mp4 + a TensorBoard frame strip); 0 = never")
     micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
-    base_checkpoint: str = _f("", doc="pretrained model to fine-tune ('' = the cached demo base model, built if missing)")
+    base_checkpoint: str = _f("", doc="model to fine-tune: any model source (file, RLFT checkpoint, run/trial/sweep "
+                                      "directory); '' = the cached demo base model, built if missing")
+    eval_every: int = _f(0, lo=0, doc="held-out evaluation (eval.*) every N iterations; 0 = only at the end")
 
 
 @dataclass
@@ -169,21 +171,28 @@ class TuneConfig:
     points: list = _f([], doc="explicit trials, each {dotted key: value} (e.g. leave-one-out ablations); "
                               "crossed with search_space")
     iterations: int = _f(0, lo=0, doc="iterations per trial (0 = rl.iterations)")
-    eval_every: int = _f(0, lo=0, doc="evaluate physical metrics every N iterations (0 = only at the end)")
     trainable_cpus: float = _f(0.5, lo=0.0, doc="CPU share of each trial's driver (bundle 0 of its placement group)")
     num_samples: int = _f(1, lo=1)
     max_concurrent_trials: int = _f(0, lo=0, doc="0 = as many as resources allow")
     metric: str = _f("objective")
     mode: str = _f("max", choices=("max", "min"))
     scheduler: str = _f("none", choices=("none", "asha"))
-    objective: dict = _f({"eval/imitation": 1.0, "eval/phymotion": 1.0, "eval/motion_magnitude": 0.1},
-                         doc="objective = sum of weight * reported metric (keys are metric names)")
+    objective: dict = _f({"vs_base/physical_error": -1.0},
+                         doc="objective = sum of weight * reported metric; default: the held-out physical error index's "
+                             "relative reduction vs the base model (no reward optimises it). Trials outside the "
+                             "guardrails are not ranked")
 
 
 @dataclass
 class EvalConfig:
-    seconds: float = _f(20.0, lo=1.0)
-    num_music: int = _f(2, lo=1, doc="fixed evaluation set size (music windows)")
+    seconds: float = _f(20.0, lo=1.0, doc="metrics use the first N seconds of each motion (python -m dance_rl.evaluate)")
+    music: str = _f("demo-test", doc="held-out music during training/sweeps: 'demo-test' (data.source's test split) "
+                                     "or a folder of audio files")
+    num_music: int = _f(8, lo=1, doc="held-out music clips in the evaluation during training and sweeps")
+    seeds: int = _f(2, lo=1, doc="noise seeds per held-out clip (paired with the base model)")
+    clip_seconds: float = _f(0.0, lo=0.0, doc="length of each held-out clip; 0 = the model's window (5 s)")
+    n_boot: int = _f(1000, lo=10, doc="bootstrap resamples for the paired confidence intervals")
+    imitation: bool = _f(True, doc="include the simulator tracking metrics (the slowest part of an evaluation)")
     smpl_dir: Optional[str] = _f(None, doc="folder with SMPL model files, for mesh-based metrics")
 
 

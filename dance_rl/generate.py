@@ -20,14 +20,16 @@ from dance_rl.errors import UserError, cli_main
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dance_rl.generate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True, help="dance_rl or EDGE checkpoint (.pt)")
+    p.add_argument("--checkpoint", required=True,
+                   help="model: a base, EDGE or exported .pt file, an RLFT checkpoint (runs/X/checkpoints/iter_N.pt), "
+                        "a run directory, a Tune trial directory or a sweep directory (its best model)")
     p.add_argument("--audio", required=True, help="music file (.wav/.mp3/.ogg/.flac), at least 5 s")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--seconds", type=float, default=None, help="length of the dance (default: the whole song)")
     p.add_argument("--fgd-guidance", action="store_true",
                    help="Skeleton2Stage test-time foot-ground guidance + contact post-processing")
     p.add_argument("--no-postprocess", action="store_true", help="with --fgd-guidance: skip the post-processing")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: checkpoint config, else 50)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the model card's, else 50)")
     p.add_argument("--guidance-weight", type=float, default=None, help="CFG weight w (default: config, else 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA weights")
@@ -35,11 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _diffusion_settings(meta: dict, args) -> dict:
-    d = (meta.get("config") or {}).get("diffusion", {})
-    s = {"steps": args.steps or d.get("ddim_steps", 50), "eta": d.get("eta", 1.0),
-         "guidance_weight": args.guidance_weight if args.guidance_weight is not None else d.get("guidance_weight", 2.0),
-         "clip_denoised": d.get("clip_denoised", True), "timesteps": d.get("timesteps", 1000)}
+def _diffusion_settings(card: dict, args) -> dict:
+    """The model card's sampling settings (what it was trained or fine-tuned with), with the CLI's overrides."""
+    s = dict(card["sampling"])
+    if args.steps:
+        s["steps"] = args.steps
+    if args.guidance_weight is not None:
+        s["guidance_weight"] = args.guidance_weight
     if s["steps"] < 2:
         raise UserError(f"--steps: {s['steps']} is too few; use at least 2 DDIM steps (default 50)")
     return s

@@ -66,15 +66,20 @@ def render_clip(run, music, keys, out: Path, iteration: int, writer) -> Path:
 
 
 def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dict:
-    """Run cfg.rl.iterations iterations (continuing from the last checkpoint with ``resume``); returns final metrics."""
-    import ray
+    """Run cfg.rl.iterations iterations (continuing from the last checkpoint with ``resume``); returns final metrics.
+
+    Every rl.eval_every iterations (and at the end) the EMA weights are evaluated on held-out music against the base
+    model (eval.*); checkpoints carry the latest held-out record, which ``export`` puts on the model card."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from dance_rl.cluster.inputs import eval_conditions, load_base_model, load_conditions
-    from dance_rl.cluster.run import RLRun, init_ray, latest_checkpoint, load_run_checkpoint
+    from dance_rl.cluster.inputs import load_base_model, load_conditions
+    from dance_rl.cluster.run import RLRun, init_ray
+    from dance_rl.compare import build_heldout
+    from dance_rl.diffusion.checkpoint import latest_run_checkpoint, load_run_checkpoint
+    from dance_rl.rlft import iterate
 
     ckpt_dir = out / "checkpoints"
-    last = latest_checkpoint(ckpt_dir)
+    last = latest_run_checkpoint(ckpt_dir)
     if last is not None and not resume:
         raise UserError(f"--out {out} already holds checkpoints; pass --resume to continue or choose another --out")
     if resume and last is None:
@@ -82,36 +87,54 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     ckpt = load_run_checkpoint(last) if (resume and last is not None) else None
     base = load_base_model(cfg, log=log)
     conditions, keys = load_conditions(cfg, log=log)
-    clip_music = eval_conditions(cfg, log=log) if cfg.rl.render_every else None
+    held = build_heldout(cfg, base, log=log)
     init_ray(cfg.cluster.address)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config(cfg))
     run = RLRun(cfg, base, conditions, keys)
     start = run.restore(ckpt) if ckpt is not None else 0
+    record = ckpt.get("heldout") if ckpt is not None else None
     if ckpt is not None:
         log(f"resumed from {last} at iteration {start}")
     writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
+    clip = held.clips[0]
     metrics: dict = {}
     try:
         t0 = time.perf_counter()
-        for it in range(start, cfg.rl.iterations):
-            metrics = run.iteration(it)
+        for step in iterate(run, cfg, start, cfg.rl.iterations, held):
+            metrics, it = step.metrics, step.iteration
             for k, v in metrics.items():
-                writer.add_scalar(k, v, it + 1)
+                writer.add_scalar(k, v, it)
             rewards = " ".join(f"{k.split('/')[1]}={v:.4f}" for k, v in sorted(metrics.items()) if k.startswith("reward/"))
-            log(f"iter {it + 1}/{cfg.rl.iterations}  {rewards}  loss={metrics['train/loss']:.4g} "
+            log(f"iter {it}/{cfg.rl.iterations}  {rewards}  loss={metrics['train/loss']:.4g} "
                 f"grad={metrics['train/grad_norm']:.3g}  {metrics['time/iteration_s']:.1f}s "
                 f"({metrics['time/samples_per_s']:.2f} samples/s, overlap {metrics['time/overlap_efficiency']:.2f})")
-            if (it + 1) % cfg.rl.checkpoint_every == 0 or it + 1 == cfg.rl.iterations:
-                run.save(ckpt_dir, it + 1)
-            if clip_music is not None and ((it + 1) % cfg.rl.render_every == 0 or it + 1 == cfg.rl.iterations):
-                log(f"rendered {render_clip(run, clip_music[0][:1], clip_music[1][:1], out, it + 1, writer)}")
+            if step.heldout is not None:
+                record = step.heldout
+                log("  held-out vs base: " + heldout_line(record))
+            if step.checkpoint:
+                run.save(ckpt_dir, it, heldout=record)
+            if cfg.rl.render_every and (it % cfg.rl.render_every == 0 or step.final):
+                log(f"rendered {render_clip(run, clip.music[None], [clip.key], out, it, writer)}")
         writer.flush()
         metrics["time/total_s"] = time.perf_counter() - t0
     finally:
         writer.close()
         run.shutdown()
     return metrics
+
+
+def heldout_line(record: dict) -> str:
+    """One log line: relative change vs the base model per headline metric, * where the 95% CI excludes 0."""
+    parts = []
+    for k in ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "fid_k", "fid_g"):
+        m = record["metrics"].get(k)
+        if m is None or m["rel"] is None:
+            continue
+        lo, hi = m["ci"]
+        star = "*" if (lo > 0 or hi < 0) else ""
+        parts.append(f"{k} {m['rel']:+.0%}{star}")
+    return "  ".join(parts)
 
 
 def main(argv=None) -> int:

@@ -4,12 +4,13 @@
                             [--storage-path DIR|s3://bucket/path] [--resume]
 
 One trial per point of ``tune.search_space`` (× ``tune.points``). Each trial reserves its driver, learner, samplers
-and reward actors in one placement group (``tune.with_resources`` + ``PlacementGroupFactory``), runs the RLFT loop,
-reports every iteration (all reward components, loss/throughput, and physical metrics on a fixed evaluation set of
-music: PFC, FGD, Pen, motion magnitude, BAS, PhyMotion, imitation) and checkpoints with ``tune.Checkpoint``.
-The driver prepares the base model and music windows once and ships them to trials through the object store, so
-worker nodes need no local data. At the end ``report.md`` (trial table, best trial, Pareto plot, a rendered clip
-from the best trial) is written into the experiment directory; TensorBoard logs are in each trial's folder.
+and reward actors in one placement group (``tune.with_resources`` + ``PlacementGroupFactory``), runs the shared RLFT
+loop (dance_rl.rlft), reports every iteration (reward components, loss/throughput, and every rl.eval_every iterations
+the held-out metrics of dance_rl.compare against the base model: eval/*, vs_base/* with CIs) and checkpoints with
+``tune.Checkpoint``. The driver prepares the base model, the music windows and the held-out set (with the base model's
+scores) once and ships them to trials through the object store, so worker nodes need no local data. At the end
+``report.md`` (base row, trial table with changes and CIs, the winner by a held-out objective within the guardrails,
+Pareto plot), ``best_model.pt`` with its card and ``best_vs_base.mp4`` are written into the experiment directory.
 """
 from __future__ import annotations
 
@@ -66,10 +67,17 @@ def trial_config(base: dict, params: dict) -> Config:
     return apply_dotted(cfg, overrides) if overrides else cfg
 
 
+def swept_keys(cfg: Config) -> list[str]:
+    """Every dotted key a sweep varies: the search space's and the explicit points'."""
+    keys = list(cfg.tune.search_space)
+    for point in cfg.tune.points:
+        keys += [k for k in point if k not in keys]
+    return keys
+
+
 def swept_values(cfg: Config, trial_cfg: Config) -> dict:
-    """{reward weight: value} of one trial — what the report table shows as its setting."""
-    from dance_rl.rewards.composite import weights_from_config
-    return {f"w_{k}": v for k, v in weights_from_config(trial_cfg.rewards).items()}
+    """{swept key: the trial's value} — what the report table shows as the trial's setting."""
+    return {k: trial_cfg.get(k) for k in swept_keys(cfg)}
 
 
 def expected_trials(cfg: Config) -> int:
@@ -89,76 +97,57 @@ def unfinished_trials(results, cfg: Config) -> int:
 
 
 def objective(weights: dict, metrics: dict) -> float:
-    return float(sum(w * float(metrics.get(k, 0.0)) for k, w in weights.items()))
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Evaluation on the fixed music set
-
-
-def evaluate_samples(features: np.ndarray, music: np.ndarray, fps: float = 30.0) -> dict:
-    """Physical metrics (means over the evaluation set) of generated 151-d motions; music beats from the beat channel."""
-    import torch
-
-    from dance_rl.eval.report import EvalOptions, motion_metrics
-    from dance_rl.motion.io import Motion
-    from dance_rl.motion.representation import features_to_motion
-
-    poses, trans, _ = features_to_motion(torch.as_tensor(features))
-    opts = EvalOptions(seconds=len(features[0]) / fps)
-    rows = []
-    for i in range(len(features)):
-        beats_60 = np.nonzero(music[i][:, -1] > 0.5)[0] * 2  # EDGE's beat one-hot channel, 30 → 60 fps frames
-        m = Motion(poses=poses[i].numpy(), trans=trans[i].numpy(), fps=fps)
-        rows.append(motion_metrics(m, opts, beats_60))
-    keys = ["pfc", "fgd", "fgd_penetration", "fgd_floating", "pen_rate", "motion_magnitude", "bas", "skating_ratio",
-            "phymotion", "phymotion_kinematic", "phymotion_contact", "phymotion_dynamic", "imitation_reward",
-            "imitation_success", "imitation_survival"]
-    out = {}
-    for k in keys:
-        vals = [float(r[k]) for r in rows if k in r and np.isfinite(float(r[k]))]
-        if vals:
-            out[f"eval/{k.replace('imitation_reward', 'imitation')}"] = float(np.mean(vals))
-    return out
+    """sum(weight * metric); NaN before the first held-out evaluation. A key no evaluation reports is an error (a
+    typo or a metric that is not computed must not silently count as 0)."""
+    if not any(k.startswith(("eval/", "vs_base/")) for k in metrics):
+        return float("nan")
+    missing = [k for k in weights if k not in metrics]
+    if missing:
+        raise UserError(f"tune.objective: metric {missing[0]!r} is not reported (see eval/* and vs_base/* in "
+                        "TensorBoard); fix the key")
+    return float(sum(w * float(metrics[k]) for k, w in weights.items()))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The trainable
 
 
-def rlft_trainable(config: dict, base=None, conditions=None, eval_set=None):
-    """One trial: build the run inside the trial's placement group, iterate, report, checkpoint."""
+def rlft_trainable(config: dict, base=None, conditions=None, held=None):
+    """One trial: build the run inside the trial's placement group, run the shared RLFT loop, report, checkpoint."""
+    import json
+
     from ray import tune
 
-    from dance_rl.cluster.run import RLRun, load_run_checkpoint
+    from dance_rl.cluster.run import RLRun
+    from dance_rl.diffusion.checkpoint import TRIAL_CKPT_FILE, load_run_checkpoint
+    from dance_rl.rlft import iterate
 
     cfg = trial_config(config["base"], {k: v for k, v in config.items() if k != "base"})
     run = RLRun(cfg, base, conditions[0], conditions[1])
-    start = 0
+    start, record = 0, None
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
-            start = run.restore(load_run_checkpoint(Path(d) / "run.pt"))
-    iterations = cfg.tune.iterations or cfg.rl.iterations
-    every = cfg.tune.eval_every or iterations
-    last_eval: dict = {}
+            state = load_run_checkpoint(Path(d) / TRIAL_CKPT_FILE)
+            start, record = run.restore(state), state.get("heldout")
     try:
-        for it in range(start, iterations):
-            metrics = run.iteration(it)
-            final = it + 1 == iterations
-            if (it + 1) % every == 0 or final:
-                last_eval = evaluate_samples(run.sample_fixed(*eval_set), eval_set[0], cfg.data.fps)
-            metrics.update(last_eval)
+        for step in iterate(run, cfg, start, cfg.tune.iterations or cfg.rl.iterations, held):
+            metrics = step.metrics
+            record = step.heldout or record
             metrics["objective"] = objective(cfg.tune.objective, metrics)
-            if (it + 1) % cfg.rl.checkpoint_every == 0 or final:
+            if step.checkpoint:
                 with tempfile.TemporaryDirectory() as d:
-                    src = run.save(Path(d), it + 1)
-                    os.replace(src, Path(d) / "run.pt")
+                    os.replace(run.save(Path(d), step.iteration, heldout=record), Path(d) / TRIAL_CKPT_FILE)
+                    (Path(d) / "heldout.json").write_text(json.dumps(record, default=_json_default))
                     tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
             else:
                 tune.report(metrics)
     finally:
         run.shutdown()
+
+
+def _json_default(v):
+    return float(v) if isinstance(v, (np.floating, np.integer)) else str(v)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -169,9 +158,10 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     import ray
     from ray import tune
 
-    from dance_rl.cluster.inputs import eval_conditions, load_base_model, load_conditions
+    from dance_rl.cluster.inputs import load_base_model, load_conditions
     from dance_rl.cluster.placement import trial_bundles, wants_sim_resource
     from dance_rl.cluster.run import init_ray, reward_weights
+    from dance_rl.compare import build_heldout
     from dance_rl.tune_report import write_report
 
     reward_weights(cfg)
@@ -183,11 +173,11 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
         raise UserError(f"experiment {exp_dir} exists; pass --resume to continue it, or set tune.name / --storage-path")
     base = load_base_model(cfg, log=log)
     conditions = load_conditions(cfg, "train", log=log)
-    eval_set = eval_conditions(cfg, log=log)
+    held = build_heldout(cfg, base, log=log)
     init_ray(address or cfg.cluster.address)
     bundles = trial_bundles(cfg.cluster, wants_sim_resource(cfg.cluster), cfg.tune.trainable_cpus)
     trainable = tune.with_resources(
-        tune.with_parameters(rlft_trainable, base=base, conditions=conditions, eval_set=eval_set),
+        tune.with_parameters(rlft_trainable, base=base, conditions=conditions, held=held),
         tune.PlacementGroupFactory(bundles, strategy="PACK"))
     iterations = cfg.tune.iterations or cfg.rl.iterations
     scheduler = None
@@ -219,7 +209,7 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
         log(f"sweep interrupted: {unfinished} trial(s) not finished; continue with the same command plus --resume")
         return results, None
     report = write_report(results, cfg, Path(results.experiment_path) if exp_dir is None else exp_dir, wall,
-                          base=base, eval_set=eval_set, log=log)
+                          base=base, held=held, log=log)
     return results, report
 
 
@@ -244,7 +234,14 @@ def main(argv=None) -> int:
     results, report = run_sweep(cfg, storage, resume=args.resume, address=args.address)
     if report is None:
         return 130
-    print(f"\nreport: {report}\ntensorboard --logdir {report.parent}")
+    print(f"\nreport: {report}")
+    best = report.parent / "best_model.pt"
+    if best.is_file():
+        print(f"best model: {best} (card: {best.with_suffix('.md')}); dance with it:\n"
+              f"  python -m dance_rl.generate --checkpoint {best} --audio SONG.wav --out dances/")
+    if (report.parent / "best_vs_base.mp4").is_file():
+        print(f"side by side with the base model: {report.parent / 'best_vs_base.mp4'}")
+    print(f"tensorboard --logdir {report.parent}")
     return 0 if results.num_errors == 0 else 1
 
 

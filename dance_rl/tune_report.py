@@ -1,8 +1,9 @@
-"""The sweep report: a table of trials (reward weights → final metrics), the best trial by the configured objective,
-a Pareto plot (physical plausibility vs motion magnitude) and a rendered clip from the best trial.
+"""The sweep report: the base model and every trial measured with one held-out protocol, what changed with CIs, the
+winner by a held-out objective among trials within the guardrails, a Pareto plot, the best model exported with its
+card, and a side-by-side video of the best model against the base.
 
-Physical plausibility here = mean of the evaluation-set imitation reward (the simulated humanoid can track the dance)
-and the PhyMotion score; motion magnitude guards against the trivial "plausible because frozen" solution.
+Every number comes from the trials' final held-out evaluation (dance_rl.compare: same music clips and noise for the
+base model and every trial, paired 95% bootstrap CIs), stored as ``heldout.json`` in each trial's last checkpoint.
 """
 from __future__ import annotations
 
@@ -12,25 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = ["eval/imitation", "eval/phymotion", "eval/pfc", "eval/fgd", "eval/pen_rate", "eval/motion_magnitude",
-           "eval/bas", "reward/imitation", "reward/fgd", "reward/antifreeze", "objective"]
+from dance_rl.eval.paired import direction, label, verdict
 
-
-def plausibility(m: dict) -> float:
-    vals = [m.get("eval/imitation"), m.get("eval/phymotion")]
-    vals = [float(v) for v in vals if v is not None and np.isfinite(v)]
-    return float(np.mean(vals)) if vals else float("nan")
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of points not dominated in (x, y), both maximised."""
-    front = []
-    for i, (x, y) in enumerate(points):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        if not any((x2 >= x and y2 >= y) and (x2 > x or y2 > y) for j, (x2, y2) in enumerate(points) if j != i):
-            front.append(i)
-    return front
+HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "fid_k", "fid_g",
+            "pelvis_height")
+TRAINING = ("reward/imitation", "reward/fgd", "reward/antifreeze")
 
 
 def trial_rows(results, cfg) -> list[dict]:
@@ -42,113 +29,156 @@ def trial_rows(results, cfg) -> list[dict]:
         tcfg = trial_config(r.config["base"], params) if r.config and "base" in r.config else cfg
         m = dict(r.metrics or {})
         name = Path(r.path).name if r.path else "?"
-        row = {"trial": "_".join(name.split("_")[2:4]) if name.count("_") >= 3 else name, **swept_values(cfg, tcfg),
-               "iterations": m.get("training_iteration", 0), "status": "error" if r.error else "ok",
-               "checkpoint": r.checkpoint.path if r.checkpoint else None, "path": r.path}
-        row.update({c: m.get(c) for c in COLUMNS})
-        row["plausibility"] = plausibility(m)
-        rows.append(row)
+        ckpt = r.checkpoint.path if r.checkpoint else None
+        record = None
+        if ckpt and (Path(ckpt) / "heldout.json").is_file():
+            record = json.loads((Path(ckpt) / "heldout.json").read_text())
+        guard = (record or {}).get("guardrails") or {}
+        rows.append({"trial": "_".join(name.split("_")[2:4]) if name.count("_") >= 3 else name,
+                     "swept": swept_values(cfg, tcfg), "iterations": m.get("training_iteration", 0),
+                     "status": "error" if r.error else "ok", "checkpoint": ckpt, "path": r.path, "heldout": record,
+                     "guardrails_ok": bool(guard.get("ok", True)), "guardrails": guard.get("messages", []),
+                     "objective": m.get("objective"), "training": {k: m.get(k) for k in TRAINING}})
     return rows
 
 
-def _fmt(v) -> str:
+def pick_best(rows: list[dict], mode: str) -> dict | None:
+    """The trial with the best objective among those that finished, were evaluated and stayed within the guardrails."""
+    sign = 1 if mode == "max" else -1
+    ok = [r for r in rows if r["status"] == "ok" and r["heldout"] and r["guardrails_ok"]
+          and r["objective"] is not None and np.isfinite(r["objective"])]
+    return max(ok, key=lambda r: sign * r["objective"]) if ok else None
+
+
+def _f(v, digits=4) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
 
-def write_pareto_plot(rows: list[dict], path: Path) -> list[int]:
+def _cell(m: dict | None, key: str) -> str:
+    """'value (+x% ✅)': mean of the trial and its relative change vs base; ✅/❌ where the CI excludes 0."""
+    if m is None:
+        return "–"
+    mark = {"better": " ✅", "worse": " ❌", "changed": " *"}.get(verdict(m, key), "")
+    rel = m.get("rel")
+    return f"{_f(m['model'])} ({rel:+.0%}{mark})" if rel is not None and math.isfinite(rel) else _f(m["model"]) + mark
+
+
+def verdicts(record: dict) -> tuple[list[str], list[str]]:
+    """(metrics significantly better than base, metrics significantly worse) from a held-out record."""
+    better, worse = [], []
+    for k, m in record["metrics"].items():
+        v = verdict(m, k)
+        if v == "better":
+            better.append(label(k))
+        elif v == "worse":
+            worse.append(label(k))
+    return better, worse
+
+
+def write_pareto_plot(rows: list[dict], path: Path) -> None:
+    """Physical error index (↓) vs motion magnitude (↑), each trial with its paired 95% CI; the base model at (·, 1)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = [(float(r.get("eval/motion_magnitude") or np.nan), float(r["plausibility"])) for r in rows]
-    front = pareto_front(pts)
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
-    for i, (x, y) in enumerate(pts):
-        ax.scatter(x, y, c="tab:red" if i in front else "tab:blue", s=40)
-        ax.annotate(rows[i]["trial"], (x, y), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
-    if front:
-        fx, fy = zip(*sorted(pts[i] for i in front))
-        ax.plot(fx, fy, "r--", lw=1, label="Pareto front")
-        ax.legend()
-    ax.set_xlabel("motion magnitude (mean |Δ6D|·fps) →")
-    ax.set_ylabel("physical plausibility (imitation, PhyMotion) →")
-    ax.set_title("reward-weight sweep")
+    fig, ax = plt.subplots(figsize=(6.5, 4.8), dpi=100)
+    base_drawn = False
+    for i, r in enumerate(rows):
+        rec = r["heldout"]
+        if not rec or "physical_error" not in rec["metrics"] or "motion_magnitude" not in rec["metrics"]:
+            continue
+        x, y = rec["metrics"]["motion_magnitude"], rec["metrics"]["physical_error"]
+        if not base_drawn:
+            ax.plot(x["base"], y["base"], "k*", ms=15, label="base model")
+            base_drawn = True
+        ax.errorbar(x["model"], y["model"], xerr=[[x["diff"] - x["ci"][0]], [x["ci"][1] - x["diff"]]],
+                    yerr=[[y["diff"] - y["ci"][0]], [y["ci"][1] - y["diff"]]], fmt="o" if r["guardrails_ok"] else "x",
+                    capsize=3, color=f"C{i % 10}", label=r["trial"] + ("" if r["guardrails_ok"] else " (guardrail)"))
+    ax.set_xlabel("motion magnitude (held-out) →")
+    ax.set_ylabel("physical error index (base = 1) ↓")
+    ax.set_title("sweep: every trial vs the base model (paired 95% CI)")
+    if base_drawn:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-    return front
 
 
-def render_best_clip(best: dict, eval_set, out_dir: Path, log=print) -> Path | None:
-    """Sample one evaluation window with the best trial's EMA weights and render it (MP4, or GIF without ffmpeg)."""
-    if not best.get("checkpoint"):
-        return None
-    import torch
+def write_report(results, cfg, exp_dir: Path, wall_s: float, base=None, held=None, log=print) -> Path:
+    from dance_rl.export import export_model
 
-    from dance_rl.cluster.run import load_run_checkpoint
-    from dance_rl.diffusion.model import DanceDecoder, ModelSpec
-    from dance_rl.diffusion.sampler import ddim_sample
-    from dance_rl.diffusion.schedule import NoiseSchedule
-    from dance_rl.motion.representation import Normalizer, features_to_motion
-
-    ckpt = load_run_checkpoint(Path(best["checkpoint"]) / "run.pt")
-    model = DanceDecoder(ModelSpec(**ckpt["spec"])).eval()
-    model.load_state_dict(ckpt["ema"])
-    normalizer = Normalizer.from_state_dict(ckpt["normalizer"])
-    cfg = ckpt["config"]
-    music = torch.as_tensor(eval_set[0][:1])
-    with torch.inference_mode():
-        res = ddim_sample(model, NoiseSchedule(cfg["diffusion"]["timesteps"]), music,
-                          steps=cfg["rl"]["ddim_steps"] or cfg["diffusion"]["ddim_steps"], eta=cfg["diffusion"]["eta"],
-                          guidance_weight=cfg["diffusion"]["guidance_weight"], return_chain=False,
-                          generator=torch.Generator().manual_seed(0))
-    poses, trans, contacts = features_to_motion(normalizer.unnormalize(res.x0))
-    from dance_rl.render import render_motion
-
-    return render_motion(poses[0].numpy(), trans[0].numpy(), out_dir / "best_clip.mp4", contacts[0].numpy())
-
-
-def write_report(results, cfg, exp_dir: Path, wall_s: float, base=None, eval_set=None, log=print) -> Path:
     exp_dir.mkdir(parents=True, exist_ok=True)
     rows = trial_rows(results, cfg)
-    sign = 1 if cfg.tune.mode == "max" else -1
-    ok = [r for r in rows if r["objective"] is not None and np.isfinite(r["objective"])]
-    best = max(ok, key=lambda r: sign * r["objective"]) if ok else None
-    front = write_pareto_plot(rows, exp_dir / "pareto.png")
-    clip = None
-    if best is not None and eval_set is not None:
-        try:
-            clip = render_best_clip(best, eval_set, exp_dir, log=log)
-        except Exception as e:  # the report must not be lost to a rendering problem
-            log(f"could not render the best trial's clip: {type(e).__name__}: {e}")
-    weight_cols = sorted(k for k in rows[0] if k.startswith("w_")) if rows else []
-    head = ["trial"] + weight_cols + COLUMNS + ["plausibility", "iterations", "status"]
+    best = pick_best(rows, cfg.tune.mode)
+    write_pareto_plot(rows, exp_dir / "pareto.png")
+    keys = list(rows[0]["swept"]) if rows else []
+    base_metrics = next((r["heldout"]["metrics"] for r in rows if r["heldout"]), {})
+    head = ["trial"] + keys + [label(k) + {-1: " ↓", 1: " ↑", 0: ""}[direction(k)] for k in HEADLINE] + \
+        ["guardrails", "objective", "iters"]
     lines = [f"# Sweep report: {cfg.tune.name}", "",
              f"{len(rows)} trials, {sum(r['status'] == 'ok' for r in rows)} finished without error, "
              f"wall time {wall_s / 60:.1f} min.", "",
-             f"Objective ({cfg.tune.mode}): " + " + ".join(f"{w}·{k}" for k, w in cfg.tune.objective.items()), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for i, r in enumerate(rows):
-        mark = " ★" if best is r else (" (Pareto)" if i in front else "")
-        lines.append("| " + " | ".join([r["trial"] + mark] + [_fmt(r.get(c)) for c in head[1:]]) + " |")
+             f"**Held-out protocol:** {held.note if held is not None else '–'}; DDIM "
+             f"{held.settings['steps'] if held is not None else '–'} steps. Row 0 is the base model measured the same "
+             "way. Cells: trial mean (change vs base; ✅ better / ❌ worse where the paired 95% CI excludes 0 and the signed-rank p < 0.05).", "",
+             f"**Objective ({cfg.tune.mode}):** " + " + ".join(f"{w:g}·{k}" for k, w in cfg.tune.objective.items())
+             + " — held-out, not a training reward; only trials within the guardrails are ranked.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+             "| **base model** | " + " | ".join(["–"] * len(keys)) + " | "
+             + " | ".join(_f((base_metrics.get(k) or {}).get("base")) for k in HEADLINE) + " | – | – | 0 |"]
+    for r in rows:
+        rec = r["heldout"] or {"metrics": {}}
+        cells = [r["trial"] + (" ★" if r is best else "")] + [_f(r["swept"][k]) for k in keys]
+        cells += [_cell(rec["metrics"].get(k), k) for k in HEADLINE]
+        cells += ["ok" if r["guardrails_ok"] else "⚠ " + "; ".join(r["guardrails"]), _f(r["objective"]),
+                  str(r["iterations"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Better than the base model?", ""]
+    for r in rows:
+        if not r["heldout"]:
+            lines.append(f"- {r['trial']}: no held-out evaluation ({r['status']})")
+            continue
+        better, worse = verdicts(r["heldout"])
+        hack = "" if r["guardrails_ok"] else " — **reward hacking suspected**: " + "; ".join(r["guardrails"])
+        lines.append(f"- {r['trial']}: better on {', '.join(better) or 'nothing'}; worse on "
+                     f"{', '.join(worse) or 'nothing'}{hack}")
     lines += [""]
+    report_json = {"rows": rows, "best": best and best["trial"], "best_checkpoint": best and best["checkpoint"],
+                   "wall_s": wall_s, "objective": cfg.tune.objective, "protocol": held.note if held else None}
     if best is not None:
-        lines += [f"**Best trial:** {best['trial']} — objective {_fmt(best['objective'])}, weights "
-                  + ", ".join(f"{k[2:]}={best[k]:g}" for k in weight_cols), ""]
-    lines += ["![Pareto plot](pareto.png)", "",
-              "Physical plausibility = mean of the evaluation-set imitation reward and PhyMotion score; "
-              "eval/* metrics are measured on a fixed set of music windows (one sample each, fixed noise). "
-              "Pen. rate uses the simulator's capsule body unless SMPL files are configured.", ""]
-    if clip is not None:
-        lines += [f"Rendered clip from the best trial: [{Path(clip).name}]({Path(clip).name})", ""]
-    lines += ["TensorBoard: `tensorboard --logdir " + str(exp_dir) + "`", ""]
+        lines += [f"**Best trial:** {best['trial']} ({', '.join(f'{k}={v}' for k, v in best['swept'].items())}): "
+                  f"objective {_f(best['objective'])}, the best among "
+                  f"{sum(1 for r in rows if r['guardrails_ok'] and r['heldout'])} trials within the guardrails.", ""]
+        try:
+            export_model(best["checkpoint"], exp_dir / "best_model.pt",
+                         extra={"selected_by": f"sweep {cfg.tune.name}: best {cfg.tune.mode} objective "
+                                               f"{cfg.tune.objective} = {best['objective']:.4g} within the guardrails"})
+            lines += ["Exported: [best_model.pt](best_model.pt) with its card [best_model.md](best_model.md).", ""]
+            if held is not None:
+                video = render_best_vs_base(exp_dir / "best_model.pt", base, held, exp_dir / "best_vs_base.mp4")
+                lines += [f"Side by side with the base model on held-out music: [{video.name}]({video.name})", ""]
+        except Exception as e:  # noqa: BLE001 - the report must not be lost to an export or rendering problem
+            log(f"could not export/render the best trial: {type(e).__name__}: {e}")
+    else:
+        lines += ["**No trial qualifies** (none finished within the guardrails with a held-out evaluation); "
+                  "no model exported.", ""]
+    lines += ["![Pareto plot](pareto.png)", "", "TensorBoard: `tensorboard --logdir " + str(exp_dir) + "`", ""]
     path = exp_dir / "report.md"
     path.write_text("\n".join(lines))
-    (exp_dir / "report.json").write_text(json.dumps({"rows": rows, "best": best and best["trial"],
-                                                     "wall_s": wall_s}, indent=2, default=str))
+    (exp_dir / "report.json").write_text(json.dumps(report_json, indent=2, default=str))
     return path
+
+
+def render_best_vs_base(best_path: Path, base: dict, held, out: Path) -> Path:
+    """The base model and the best model dancing to the first held-out clip (seed 0), side by side, with music."""
+    from dance_rl.compare import generate, model_from_state, side_by_side
+    from dance_rl.diffusion.checkpoint import load_model
+
+    clip = held.clips[0]
+    base_model, base_norm = model_from_state(base)
+    best_model, best_norm, _ = load_model(best_path)
+    motions = {"base": generate(base_model, base_norm, clip, 0, held.settings),
+               "best": generate(best_model, best_norm, clip, 0, held.settings)}
+    return side_by_side(motions, clip, out, len(clip.music) / 30.0)

@@ -37,13 +37,18 @@ def _check_experiment(exp: Path, n_trials: int):
     rows = json.loads((exp / "report.json").read_text())["rows"]
     assert len(rows) == n_trials and all(r["status"] == "ok" for r in rows)
     assert "★" in report and (exp / "pareto.png").stat().st_size > 1000
-    clips = list(exp.glob("best_clip.*"))  # MP4, or GIF where ffmpeg is missing
+    assert "| **base model** |" in report and "Better than the base model?" in report
+    assert (exp / "best_model.pt").is_file() and "held-out" in (exp / "best_model.md").read_text().lower()
+    clips = list(exp.glob("best_vs_base.*"))  # MP4, or GIF where ffmpeg is missing
     assert clips and clips[0].stat().st_size > 1000 and clips[0].name in report
     for r in rows:
         trial_dir = Path(r["path"])
         assert list(trial_dir.glob("events.out.tfevents.*")), "TensorBoard events per trial"
         assert r["checkpoint"] and (Path(r["checkpoint"]) / "run.pt").is_file()
-        assert r["eval/pfc"] is not None and r["eval/motion_magnitude"] is not None
+        held = r["heldout"]["metrics"]
+        assert held["pfc"]["base"] > 0 and held["motion_magnitude"]["model"] > 0
+        lo, hi = held["physical_error"]["ci"]
+        assert lo <= held["physical_error"]["diff"] <= hi
     return rows
 
 
@@ -57,7 +62,7 @@ def test_smoke_sweep_end_to_end(tiny_base, tmp_path):
         ray.shutdown()
     assert results.num_errors == 0 and len(results) == 2
     rows = _check_experiment(tmp_path / "smoke", 2)
-    assert sorted(r["w_fgd"] for r in rows) == [0.01, 0.49]
+    assert sorted(r["swept"]["rewards.fgd.weight"] for r in rows) == [0.01, 0.49]
     assert all(r["iterations"] == 2 for r in rows)
     # a second run into the same experiment needs --resume
     with pytest.raises(UserError, match="--resume"):

@@ -10,24 +10,30 @@ from dance_rl.errors import UserError
 
 
 def load_base_model(cfg, log=print) -> dict:
-    """{"spec", "state_dict" (numpy), "normalizer", "path"}: rl.base_checkpoint, or the cached demo model (trained once)."""
+    """{"spec", "state_dict" (numpy), "normalizer", "path", "card"}: rl.base_checkpoint (any model source: a base,
+    EDGE or exported file, an RLFT checkpoint, a run, trial or sweep directory), or the cached demo model."""
     from dance_rl.diffusion.checkpoint import default_demo_checkpoint, load_model
 
     if cfg.rl.base_checkpoint:
         path = Path(cfg.rl.base_checkpoint).expanduser()
-        if not path.is_file():
-            raise UserError(f"rl.base_checkpoint: {path} not found; pass a dance_rl or EDGE checkpoint, or '' for the "
-                            "built-in demo model")
+        if not path.exists():
+            raise UserError(f"rl.base_checkpoint: {path} not found; pass a model file or a run, trial or sweep "
+                            "directory, or '' for the built-in demo model")
     else:
         if not Path(cfg.data.cache_dir).joinpath("base_model").exists():
             log(f"training the demo base model once (cached under {cfg.data.cache_dir}/base_model) ...")
         path = default_demo_checkpoint(cfg.data.cache_dir)
-    model, normalizer, _meta = load_model(path, use_ema=True)
+    model, normalizer, card = load_model(path, use_ema=True)
     if model.spec.seq_len != cfg.data.window_frames:
         raise UserError(f"rl.base_checkpoint: the model generates {model.spec.seq_len} frames but data.window_frames is "
                         f"{cfg.data.window_frames}; set data.window_frames={model.spec.seq_len}")
     return {"spec": model.spec.to_dict(), "state_dict": state_to_numpy(model.state_dict()),
-            "normalizer": normalizer.state_dict(), "path": str(path)}
+            "normalizer": normalizer.state_dict(), "path": card["source"], "card": _public_card(card)}
+
+
+def _public_card(card: dict) -> dict:
+    """The card without the bulky config and history (the chain keeps names, weights and metrics)."""
+    return {k: v for k, v in card.items() if k not in ("config", "history")}
 
 
 def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, list[str]]:

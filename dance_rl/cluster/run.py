@@ -20,11 +20,9 @@ from dance_rl.cluster.placement import create_run_placement
 from dance_rl.cluster.reward_actor import RewardActor
 from dance_rl.cluster.sampler_actor import SamplerActor
 from dance_rl.config import Config
-from dance_rl.diffusion.checkpoint import atomic_torch_save
+from dance_rl.diffusion.checkpoint import RLFT_KIND, RUN_CKPT_NAME, atomic_torch_save
 from dance_rl.errors import UserError
 from dance_rl.rewards.composite import weights_from_config
-
-CKPT_NAME = "iter_{:05d}.pt"
 
 
 def reward_weights(cfg: Config) -> dict[str, float]:
@@ -44,7 +42,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     else:
         # Logical CPUs are scheduling bookkeeping; a laptop run may oversubscribe its cores a little.
         # Passive OpenMP waiting: actors share cores, and spinning OpenMP threads cost up to 6× (docs/benchmarks.md).
-        ray.init(num_cpus=num_cpus or max(4, os.cpu_count() or 1), include_dashboard=False, log_to_driver=True,
+        # address="local": always a new cluster here, never a stray `ray start` cluster of another user or test.
+        ray.init(address="local", num_cpus=num_cpus or max(4, os.cpu_count() or 1), include_dashboard=False,
+                 log_to_driver=True,
                  runtime_env={"env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}})
 
 
@@ -92,14 +92,16 @@ class RLRun:
         return np.array(ray.get(motions_ref)["features"])  # a writable copy of the object-store array
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
-    def save(self, out_dir: Path, iteration: int) -> Path:
-        """Write ``iter_N.pt`` atomically: learner state + what a model checkpoint needs (spec, normaliser, config)."""
+    def save(self, out_dir: Path, iteration: int, heldout: dict | None = None, guardrails: dict | None = None) -> Path:
+        """Write ``iter_N.pt`` atomically: learner state + what a model needs (spec, normaliser, config, the base
+        model's card) + the latest held-out evaluation and guardrail state (read by export and the sweep report)."""
         out_dir.mkdir(parents=True, exist_ok=True)
         state = ray.get(self.learner.state_dict.remote())
-        ckpt = {"kind": "dance_rl.rlft", "iteration": iteration, "learner": state, "spec": self.base["spec"],
+        ckpt = {"kind": RLFT_KIND, "iteration": iteration, "learner": state, "spec": self.base["spec"],
                 "normalizer": self.base["normalizer"], "config": self.cfg.to_dict(),
-                "model": state["model"], "ema": state["ema"]}
-        path = out_dir / CKPT_NAME.format(iteration)
+                "model": state["model"], "ema": state["ema"], "base_card": self.base.get("card"),
+                "heldout": heldout, "guardrails": guardrails}
+        path = out_dir / RUN_CKPT_NAME.format(iteration)
         atomic_torch_save(ckpt, path)
         return path
 
@@ -115,15 +117,3 @@ class RLRun:
         for a in self.samplers + self.rewarders + [self.learner]:
             ray.kill(a, no_restart=True)
         self.placement.remove()
-
-
-def latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    found = sorted(Path(ckpt_dir).glob("iter_*.pt"))
-    return found[-1] if found else None
-
-
-def load_run_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt or foreign file
-        raise UserError(f"checkpoint '{path}' cannot be loaded ({type(e).__name__}); delete it or pick another --out") from None

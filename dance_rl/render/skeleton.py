@@ -1,7 +1,9 @@
 """Fast skeleton rendering by direct numpy rasterisation: (T,24,3) z-up joints -> (T,H,W,3) uint8 frames.
 
-A fixed perspective camera frames the whole motion from the front (dance_rl bodies face -y); the checkered ground
-plane and the sky are ray-cast once into a background. Per frame: a flat shadow of the skeleton on z = 0 (shows
+A perspective camera looks from the front (dance_rl bodies face -y). By default it follows the dancer: it frames the
+body around its root and slides with the root's smoothed horizontal path, so a dancer who travels stays the same size
+and the moving checkered floor shows the travel; ``follow=False`` (or an explicit ``camera``) frames the whole clip
+from one place. The ground plane and the sky are ray-cast once; a following camera only shifts the checker pattern. Per frame: a flat shadow of the skeleton on z = 0 (shows
 floating and sinking at a glance), then bones as anti-aliased capsules drawn back to front, left side blue, right
 side orange, and foot joints red while in contact. Only the pixels inside each bone's bounding box are touched, so a
 600-frame clip renders in a few seconds on one core.
@@ -73,8 +75,26 @@ def fit_camera(joints: np.ndarray, width: int = 480, height: int = 360, fov_deg:
     return Camera(center + dist * direction, center, fov_deg, width, height)
 
 
+def smooth_root_path(joints: np.ndarray, fps: float = 30.0, sigma_s: float = 0.5) -> np.ndarray:
+    """(T,3) camera offsets: the root's horizontal path smoothed with a Gaussian (σ = ``sigma_s``), z = 0, so the
+    camera follows travel but not every sway of the hips."""
+    root = np.asarray(joints, dtype=np.float64)[:, 0, :2]
+    sigma = max(sigma_s * fps, 1e-6)
+    r = int(3 * sigma)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(root, ((r, r), (0, 0)), mode="edge")
+    path = np.stack([np.convolve(padded[:, i], k, mode="valid") for i in range(2)], axis=-1)
+    return np.concatenate([path, np.zeros((len(path), 1))], axis=-1)
+
+
 def background(cam: Camera, tile: float = 0.5) -> np.ndarray:
     """(H,W,3) uint8: sky gradient above the horizon, checkered ground plane z = 0 below, fading with distance."""
+    return background_maker(cam, tile)(0.0, 0.0)
+
+
+def background_maker(cam: Camera, tile: float = 0.5):
+    """Ray-cast once; returns ``frame(dx, dy)``: the background seen by the camera translated by (dx, dy)."""
     f, r, u, focal = cam.basis()
     ys, xs = np.mgrid[0:cam.height, 0:cam.width].astype(np.float64)
     rays = (f[None, None] * focal + r[None, None] * (xs - cam.width / 2)[..., None]
@@ -85,13 +105,16 @@ def background(cam: Camera, tile: float = 0.5) -> np.ndarray:
     hit = dz < -1e-9
     s = np.where(hit, -cam.eye[2] / np.where(hit, dz, -1.0), 0.0)
     gx, gy = cam.eye[0] + s * rays[..., 0], cam.eye[1] + s * rays[..., 1]
-    checker = ((np.floor(gx / tile) + np.floor(gy / tile)) % 2).astype(np.float64)
-    ground = np.where(checker[..., None] > 0, [200.0, 200.0, 196.0], [170.0, 172.0, 168.0])
     dist = s * np.linalg.norm(rays, axis=-1)
     fade = np.clip((dist - 4.0) / 16.0, 0.0, 1.0)[..., None]
-    ground = ground * (1 - fade) + sky * fade
-    img = np.where(hit[..., None], ground, img)
-    return np.clip(img, 0, 255).astype(np.uint8)
+
+    def frame(dx: float, dy: float) -> np.ndarray:
+        checker = (np.floor((gx + dx) / tile) + np.floor((gy + dy) / tile)) % 2
+        ground = np.where(checker[..., None] > 0, [200.0, 200.0, 196.0], [170.0, 172.0, 168.0])
+        ground = ground * (1 - fade) + sky * fade
+        return np.clip(np.where(hit[..., None], ground, img), 0, 255).astype(np.uint8)
+
+    return frame
 
 
 def _draw_capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float, color, alpha: float = 1.0) -> None:
@@ -119,9 +142,10 @@ def _bone_color(j: int) -> tuple:
 
 
 def render_frames(joints: np.ndarray, contacts: np.ndarray | None = None, width: int = 480, height: int = 360,
-                  camera: Camera | None = None) -> np.ndarray:
+                  camera: Camera | None = None, follow: bool = True) -> np.ndarray:
     """(T,24,3) z-up joints [+ (T,4) contacts for joints 7, 8, 10, 11] -> (T,H,W,3) uint8 RGB frames.
 
+    ``follow``: the camera tracks the smoothed root path (ignored when ``camera`` is given).
     Frames are what TensorBoard's ``add_video`` wants after ``torch.from_numpy(f).permute(0, 3, 1, 2)[None]``.
     """
     j = np.asarray(joints, dtype=np.float64)
@@ -129,9 +153,13 @@ def render_frames(joints: np.ndarray, contacts: np.ndarray | None = None, width:
         raise ValueError(f"joints must be (T, 24, 3), got {j.shape}")
     if not np.isfinite(j).all():
         raise ValueError("joints contain NaN/inf")
-    cam = camera or fit_camera(j, width, height)
     c = foot_contacts(j) if contacts is None else np.asarray(contacts) > 0.5
-    bg = background(cam).astype(np.float32)
+    offset = smooth_root_path(j) if camera is None and follow else np.zeros((len(j), 3))
+    j = j - offset[:, None, :]  # draw in the camera's frame: the floor (z = 0) is unchanged by an xy shift
+    cam = camera or fit_camera(j, width, height)
+    moving = camera is None and follow
+    bg_at = background_maker(cam)
+    bg = bg_at(0.0, 0.0).astype(np.float32)
     px, depth = cam.project(j)
     shadow = j.copy()
     shadow[..., 2] = 0.0
@@ -140,7 +168,7 @@ def render_frames(joints: np.ndarray, contacts: np.ndarray | None = None, width:
     scale = focal / np.maximum(depth, 1e-3)  # pixels per metre at each joint
     out = np.empty((len(j), cam.height, cam.width, 3), dtype=np.uint8)
     for t in range(len(j)):
-        img = bg.copy()
+        img = bg_at(offset[t, 0], offset[t, 1]).astype(np.float32) if moving else bg.copy()
         for p, q in BONES:
             _draw_capsule(img, spx[t, p], spx[t, q], max(1.0, 0.02 * scale[t, q]), COLORS["shadow"], 0.25)
         order = sorted(BONES, key=lambda pq: -(depth[t, pq[0]] + depth[t, pq[1]]))

@@ -1,0 +1,466 @@
+"""Paired comparison of models on held-out music: the one way dance_rl says "better".
+
+    python -m dance_rl.compare --models base.pt runs/x [more ...] [--music DIR|demo-test] [--seconds S] [--seeds K]
+                               [--num-clips N] --out DIR
+
+Every model dances to the same music clips with the same initial noise (paired samples). Each sample gets the full
+metric suite (dance_rl.eval.paired); per metric the report gives each model's mean, the paired difference to the
+first model with a 95% bootstrap CI (resampling music clips) and a Wilcoxon signed-rank p-value; FID/Div (set-level,
+against the training mocap) get bootstrap CIs and p-values. Writes into DIR: compare.md (table, arrows = better/worse
+where the CI excludes 0), compare.json, compare.csv (one row per sample), pareto.png (physical error index vs motion
+magnitude, error bars, first model marked) and side_by_side.mp4 (the models dancing to the first clip, music muxed).
+Models: any source the model loader takes (base/EDGE/exported file, RLFT checkpoint, run, trial or sweep directory).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dance_rl.errors import UserError, cli_main
+
+AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
+FPS = 30
+
+
+@dataclass
+class Clip:
+    """One held-out music clip: features (N, 35) at 30 fps, where it comes from (for the video's sound)."""
+    key: str
+    music: np.ndarray
+    audio: Path | None = None
+    start_s: float = 0.0
+
+    @property
+    def beats_60(self) -> np.ndarray:
+        """Beat frames at 60 fps from EDGE's beat one-hot channel (the last feature), for BAS."""
+        return np.nonzero(self.music[:, -1] > 0.5)[0] * 2
+
+
+@dataclass
+class Models:
+    names: list
+    models: list
+    normalizers: list
+    cards: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------------ inputs
+def _cut(key: str, feats: np.ndarray, frames: int, limit: int, audio: Path | None) -> list[Clip]:
+    """Non-overlapping ``frames``-long clips from the start of one song, at most ``limit``."""
+    n = min(limit, len(feats) // frames)
+    return [Clip(f"{key}@{i * frames / FPS:g}s", feats[i * frames:(i + 1) * frames], audio, i * frames / FPS)
+            for i in range(n)]
+
+
+def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_song: int = 2) -> list[Clip]:
+    """``demo-test`` (the configured data source's test split) or a folder of audio files → up to ``num_clips``
+    clips of ``seconds`` s, spread evenly over the songs (fixed choice: the same clips every time)."""
+    from dance_rl.music.features import extract_features
+
+    frames = int(round(seconds * FPS))
+    clips: list[Clip] = []
+    if music in ("demo-test", "test"):
+        from dance_rl.data.dataset import clip_features, list_clips, resolve_source
+        from dance_rl.motion.io import load_motion
+
+        data_dir, _ = resolve_source(cfg.data.source, "test", cfg.data.cache_dir, cfg.data.max_clips)
+        refs = list_clips(data_dir, "test", cfg.data.max_clips)
+        if not refs:
+            raise UserError(f"--music {music}: data.source={cfg.data.source} has no test split; pass a folder of audio")
+        for r in refs:
+            audio = load_motion(r.path).audio
+            audio_path = Path(audio) if audio and Path(audio).is_file() else r.path.with_suffix(".wav")
+            clips += _cut(r.clip_id, clip_features(r, cfg.data.cache_dir)[1], frames, clips_per_song,
+                          audio_path if audio_path.is_file() else None)
+    else:
+        folder = Path(music)
+        if not folder.is_dir():
+            raise UserError(f"--music {music}: not a folder; pass a folder of audio files (wav/mp3/ogg/flac) or demo-test")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        if not files:
+            raise UserError(f"--music {folder}: no audio files (wav/mp3/ogg/flac) in it")
+        for f in files:
+            clips += _cut(f.stem, extract_features(f, min_seconds=seconds), frames, clips_per_song, f)
+    if not clips:
+        raise UserError(f"--seconds {seconds:g}: every song of --music {music} is shorter than that; pass fewer seconds")
+    if len(clips) > num_clips:
+        idx = np.unique(np.linspace(0, len(clips) - 1, num_clips).round().astype(int))
+        clips = [clips[i] for i in idx]
+    return clips
+
+
+def reference_features(cfg, seconds: float, max_windows: int = 96) -> dict:
+    """Stacked AIST++ features of the training mocap, cut into ``seconds``-long windows (FID/Div reference)."""
+    from dance_rl.data.dataset import list_clips, resolve_source
+    from dance_rl.eval.features import motion_features
+    from dance_rl.motion.fk import joints_np
+    from dance_rl.motion.io import load_motion, resample
+
+    data_dir, _ = resolve_source(cfg.data.source, "train", cfg.data.cache_dir, cfg.data.max_clips)
+    frames = int(round(seconds * FPS))
+    feats = []
+    for r in list_clips(data_dir, "train", cfg.data.max_clips):
+        m = load_motion(r.path)
+        m = resample(m, FPS) if abs(float(m.fps) - FPS) > 1e-6 else m
+        joints = joints_np(np.asarray(m.poses, np.float64), np.asarray(m.trans, np.float64))
+        for s in range(0, len(joints) - frames + 1, max(frames // 2, 1)):
+            feats.append(motion_features(joints[s:s + frames], max_frames=None))
+    if len(feats) < 2:
+        raise UserError(f"--seconds {seconds:g}: the training mocap has fewer than 2 windows that long")
+    if len(feats) > max_windows:
+        feats = [feats[i] for i in np.linspace(0, len(feats) - 1, max_windows).round().astype(int)]
+    return {k: np.stack([f[k] for f in feats]) for k in ("kinetic", "manual")}
+
+
+def load_models(sources: list[str], use_ema: bool = True) -> Models:
+    """Load every model (validating all before any work); names are unique labels for tables and videos."""
+    from dance_rl.diffusion.checkpoint import load_model
+
+    if not sources:
+        raise UserError("--models: give at least one model (the first is the baseline)")
+    out = Models([], [], [], [])
+    for s in sources:
+        model, normalizer, card = load_model(s, use_ema=use_ema)
+        if model.spec.cond_dim != 35:
+            raise UserError(f"--models {s}: the model expects {model.spec.cond_dim}-d music features; dance_rl extracts "
+                            "EDGE's 35-d baseline features")
+        name = card.get("name") or Path(s).stem
+        while name in out.names:
+            name += "'"
+        out.names.append(name)
+        out.models.append(model)
+        out.normalizers.append(normalizer)
+        out.cards.append(card)
+    lens = {m.spec.seq_len for m in out.models}
+    if len(lens) > 1:
+        raise UserError(f"--models: window lengths differ ({sorted(lens)} frames); paired noise needs equal windows")
+    return out
+
+
+def default_settings(cards: list[dict]) -> dict:
+    """Sampling settings for every model: those the fine-tuned models were trained with, else the first model's."""
+    tuned = [c["sampling"] for c in cards if c.get("kind") == "rlft" or c.get("base")]
+    return dict((tuned or [cards[0]["sampling"]])[0])
+
+
+# -------------------------------------------------------------------------------------------------- generation
+def noise_seed(clip_key: str, seed: int) -> int:
+    """The same initial noise for every model on (clip, seed)."""
+    return zlib.crc32(f"{clip_key}|{seed}".encode()) & 0x7FFFFFFF
+
+
+def generate(model, normalizer, clip: Clip, seed: int, settings: dict) -> dict:
+    from dance_rl.generate import generate_motion
+
+    return generate_motion(model, normalizer, clip.music, seed=noise_seed(clip.key, seed), **settings)
+
+
+def evaluate_models(models: Models, clips: list[Clip], seeds: int, settings: dict, opts, progress: bool = True,
+                    keep_motions: int = 0) -> tuple[dict, list, list, dict]:
+    """Generate and score every (model, clip, seed): ({name: rows}, groups, sample ids, {name: [motion]} of the
+    first ``keep_motions`` samples)."""
+    from tqdm import tqdm
+
+    from dance_rl.eval.paired import sample_row
+
+    rows = {n: [] for n in models.names}
+    kept = {n: [] for n in models.names}
+    groups, ids = [], []
+    bar = tqdm(total=len(models.names) * len(clips) * seeds, desc="compare", unit="sample", disable=not progress)
+    for clip in clips:
+        for s in range(seeds):
+            groups.append(clip.key)
+            ids.append({"clip": clip.key, "seed": s})
+            for name, model, norm in zip(models.names, models.models, models.normalizers):
+                m = generate(model, norm, clip, s, settings)
+                rows[name].append(sample_row(m["poses"], m["trans"], clip.beats_60, opts))
+                if len(kept[name]) < keep_motions:
+                    kept[name].append(m)
+                bar.update(1)
+    bar.close()
+    return rows, groups, ids, kept
+
+
+# ------------------------------------------------------------------------------- held-out evaluation in training
+@dataclass
+class HeldoutSet:
+    """The fixed held-out evaluation of a run or sweep: clips × seeds, the training-mocap reference, the sampling
+    settings of the run, and the base model's rows on it (computed once by the driver, shipped to trials)."""
+    clips: list
+    seeds: int
+    reference: dict
+    settings: dict
+    opts: object
+    base_rows: list
+    n_boot: int = 1000
+    note: str = ""
+
+    @property
+    def groups(self) -> list:
+        return [c.key for c in self.clips for _ in range(self.seeds)]
+
+    def rows(self, model, normalizer) -> list[dict]:
+        from dance_rl.eval.paired import sample_row
+
+        return [sample_row(**_pose_args(generate(model, normalizer, c, s, self.settings)), beats_60=c.beats_60,
+                           opts=self.opts) for c in self.clips for s in range(self.seeds)]
+
+    def compare(self, rows: list[dict]) -> dict:
+        """Paired comparison of ``rows`` against the base rows: {metric: {"base": stats, "model": stats}}."""
+        from dance_rl.eval.paired import compare_models
+
+        return compare_models({"base": [dict(r) for r in self.base_rows], "model": rows}, self.groups,
+                              self.reference, n_boot=self.n_boot)
+
+
+def _pose_args(m: dict) -> dict:
+    return {"poses": m["poses"], "trans": m["trans"]}
+
+
+def build_heldout(cfg, base: dict, log=print) -> HeldoutSet:
+    """The held-out set of ``cfg.eval`` for fine-tuning ``base`` ({spec, state_dict, normalizer}), with base rows."""
+    from dance_rl.diffusion.checkpoint import sampling_settings
+    from dance_rl.eval.report import EvalOptions
+
+    model, normalizer = model_from_state(base)
+    seconds = cfg.eval.clip_seconds or model.spec.seq_len / FPS
+    clips = heldout_clips(cfg.eval.music, cfg, seconds, cfg.eval.num_music, clips_per_song=2)
+    settings = sampling_settings(cfg.to_dict(), rlft=True)
+    opts = EvalOptions(seconds=seconds, imitation=cfg.eval.imitation)
+    small = len(clips) * cfg.eval.seeds < 16
+    note = (f"{len(clips)} held-out clips × {cfg.eval.seeds} seeds ({cfg.eval.music}, {seconds:g} s)"
+            + (" — a small set: differences need a larger eval.num_music/eval.seeds to carry a conclusion" if small else ""))
+    log(f"held-out evaluation: {note}; scoring the base model once ...")
+    held = HeldoutSet(clips, cfg.eval.seeds, reference_features(cfg, seconds), settings, opts, [], cfg.eval.n_boot, note)
+    held.base_rows = held.rows(model, normalizer)
+    return held
+
+
+def model_from_state(m: dict):
+    """{spec, state_dict (numpy or torch), normalizer} → (DanceDecoder in eval mode, Normalizer)."""
+    import torch
+
+    from dance_rl.diffusion.model import DanceDecoder, ModelSpec
+    from dance_rl.motion.representation import Normalizer
+
+    model = DanceDecoder(ModelSpec(**m["spec"]))
+    model.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in m["state_dict"].items()})
+    return model.eval(), Normalizer.from_state_dict(m["normalizer"])
+
+
+def heldout_record(comparison: dict, iteration: int, held: HeldoutSet) -> dict:
+    """What a checkpoint stores of its latest held-out evaluation (read by export's model card and the report)."""
+    return {"iteration": iteration, "protocol": held.note, "sampling": held.settings,
+            "metrics": {k: {"base": v["model"]["mean_a"], "model": v["model"]["mean_b"], "diff": v["model"]["diff"],
+                            "ci": v["model"]["ci"], "p": v["model"]["p"], "rel": v["model"]["rel"]}
+                        for k, v in comparison.items()}}
+
+
+# ------------------------------------------------------------------------------------------------------ outputs
+def markdown(comparison: dict, names: list[str], header: list[str]) -> str:
+    from dance_rl.eval.paired import direction, label, verdict
+
+    base = names[0]
+    head = ["metric", f"{base} (baseline)"] + [f"{n}: mean · Δ [95% CI] · p" for n in names[1:]]
+    lines = header + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, per in comparison.items():
+        arrow = {-1: " ↓", 1: " ↑", 0: ""}[direction(key)]
+        cells = [f"{label(key)}{arrow}", _num(per[base]["mean_a"])]
+        for n in names[1:]:
+            s = per[n]
+            mark = {"better": " ✅ better", "worse": " ❌ worse", "changed": " (changed)"}.get(verdict(s, key), "")
+            rel = f" ({s['rel']:+.0%})" if np.isfinite(s["rel"]) else ""
+            cells.append(f"{_num(s['mean_b'])} · {s['diff']:+.4g}{rel} [{s['ci'][0]:+.3g}, {s['ci'][1]:+.3g}] · "
+                         f"p={s['p']:.2g}{mark}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "↓ lower is better, ↑ higher is better. Δ = model − baseline on paired samples; the CI resamples music "
+              "clips; ✅/❌ where the CI excludes 0 and the Wilcoxon signed-rank p < 0.05. Physical error index = mean of PFC, FGD, Pen. rate and skating "
+              "ratio relative to the baseline's means (baseline = 1)."]
+    return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{v:.4g}"
+
+
+def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "paired comparison") -> None:
+    """Physical error index (↓) vs motion magnitude (↑), mean ± CI of the paired difference, baseline marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    for i, n in enumerate(names):
+        x, y = comparison["motion_magnitude"][n], comparison["physical_error"][n]
+        xe = [[x["diff"] - x["ci"][0]], [x["ci"][1] - x["diff"]]]
+        ye = [[y["diff"] - y["ci"][0]], [y["ci"][1] - y["diff"]]]
+        ax.errorbar(x["mean_b"], y["mean_b"], xerr=xe if i else None, yerr=ye if i else None, fmt="*" if i == 0 else "o",
+                    ms=14 if i == 0 else 7, capsize=3, color="black" if i == 0 else f"C{i}",
+                    label=f"{n} (baseline)" if i == 0 else n)
+    ax.set_xlabel("motion magnitude →")
+    ax.set_ylabel("physical error index (baseline = 1) ↓")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def side_by_side(motions: dict[str, dict], clip: Clip, path: Path, seconds: float) -> Path:
+    """The models dancing to one clip next to each other, labelled, with the clip's music muxed in."""
+    from dance_rl.render import render_motion
+
+    audio = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if clip.audio is not None:
+            audio = _audio_segment(clip.audio, clip.start_s, seconds, Path(tmp) / "clip.wav")
+        names = list(motions)
+        return render_motion([motions[n]["poses"] for n in names], [motions[n]["trans"] for n in names], path,
+                             [motions[n]["contacts"] for n in names], width=360, height=300, audio=audio, labels=names)
+
+
+def _audio_segment(src: Path, start_s: float, seconds: float, out: Path) -> Path | None:
+    import soundfile as sf
+
+    from dance_rl.music.audio import load_audio
+
+    try:
+        y, sr = load_audio(src, min_seconds=0.0)
+    except UserError:
+        return None
+    y = y[int(start_s * sr): int((start_s + seconds) * sr)]
+    sf.write(out, y, sr)
+    return out
+
+
+def run(args, cfg, log=print) -> Path:
+    from dance_rl.eval.paired import compare_models, public_row
+    from dance_rl.eval.report import EvalOptions
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {out}: exists and is not empty; choose a new folder")
+    if args.seeds < 1 or args.num_clips < 1 or args.seconds <= 0:
+        raise UserError("--seeds and --num-clips must be >= 1 and --seconds > 0")
+    models = load_models(args.models, use_ema=not args.no_ema)
+    window_s = models.models[0].spec.seq_len / FPS
+    if args.seconds < window_s:
+        raise UserError(f"--seconds {args.seconds:g}: shorter than the models' {window_s:g}-s window")
+    clips = heldout_clips(args.music, cfg, args.seconds, args.num_clips, args.clips_per_song)
+    settings = default_settings(models.cards)
+    for k in ("steps", "guidance_weight", "eta"):
+        if getattr(args, k) is not None:
+            settings[k] = getattr(args, k)
+    reference = reference_features(cfg, args.seconds)
+    opts = EvalOptions(seconds=args.seconds, phymotion=not args.no_phymotion, imitation=not args.no_imitation)
+    log(f"{len(models.names)} models × {len(clips)} clips × {args.seeds} seeds, {args.seconds:g} s each; "
+        f"sampling {settings}")
+    rows, groups, ids, kept = evaluate_models(models, clips, args.seeds, settings, opts, progress=not args.no_progress,
+                                              keep_motions=1)
+    comparison = compare_models(rows, groups, reference, n_boot=args.n_boot)
+    header = [f"# Paired comparison on {args.music}", "",
+              f"{len(clips)} music clips × {args.seeds} seeds = {len(groups)} paired samples of {args.seconds:g} s; "
+              f"same music and initial noise for every model; DDIM {settings['steps']} steps, CFG "
+              f"{settings['guidance_weight']:g}, {'raw' if args.no_ema else 'EMA'} weights. FID/Div against "
+              f"{len(reference['kinetic'])} training-mocap windows ({cfg.data.source}).", "",
+              "Models: " + "; ".join(f"**{n}** = {c['source']}" for n, c in zip(models.names, models.cards)), ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        (tmp / "compare.md").write_text(markdown(comparison, models.names, header) + "\n")
+        (tmp / "compare.json").write_text(json.dumps(_jsonable({
+            "models": [{"name": n, "card": {k: v for k, v in c.items() if k not in ("config", "history")}}
+                       for n, c in zip(models.names, models.cards)],
+            "music": args.music, "seconds": args.seconds, "seeds": args.seeds, "sampling": settings,
+            "clips": [c.key for c in clips], "metrics": comparison}), indent=2))
+        (tmp / "compare.csv").write_text(_csv([{"model": n, **ids[i], **public_row(r)}
+                                               for n in models.names for i, r in enumerate(rows[n])]))
+        pareto_plot(comparison, models.names, tmp / "pareto.png")
+        if not args.no_video:
+            side_by_side({n: kept[n][0] for n in models.names}, clips[0], tmp / "side_by_side.mp4", args.seconds)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+def _csv(rows: list[dict]) -> str:
+    import csv
+    import io
+
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: "" if r.get(k) is None else r.get(k) for k in keys})
+    return buf.getvalue()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dance_rl.config import add_config_args
+
+    p = argparse.ArgumentParser(prog="python -m dance_rl.compare", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("--models", nargs="+", default=[], help="model sources; the first is the baseline")
+    p.add_argument("--music", default="demo-test", help="folder of audio files, or demo-test (data.source's test split)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of every clip (default 10)")
+    p.add_argument("--seeds", type=int, default=2, help="noise seeds per clip (default 2)")
+    p.add_argument("--num-clips", type=int, default=16, help="music clips at most (default 16)")
+    p.add_argument("--clips-per-song", type=int, default=2, help="non-overlapping clips cut from each song (default 2)")
+    p.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: what the fine-tuned models used)")
+    p.add_argument("--guidance-weight", type=float, default=None, help="CFG weight (default: as --steps)")
+    p.add_argument("--eta", type=float, default=None, help="DDIM eta (default: as --steps)")
+    p.add_argument("--no-ema", action="store_true", help="raw weights instead of the EMA weights")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--no-video", action="store_true", help="skip side_by_side.mp4")
+    p.add_argument("--no-imitation", action="store_true", help="skip the simulator tracking metrics (faster)")
+    p.add_argument("--no-phymotion", action="store_true", help="skip PhyMotion (faster)")
+    p.add_argument("--no-progress", action="store_true")
+    add_config_args(p)
+    return p
+
+
+def main(argv=None) -> int:
+    from dance_rl.config import load_config
+
+    args = build_parser().parse_args(argv)
+    cfg = load_config(args.config, args.overrides)
+    out = run(args, cfg, log=lambda m: print(m, file=sys.stderr))
+    print((out / "compare.md").read_text())
+    print(f"wrote {out}/compare.md, compare.json, compare.csv, pareto.png"
+          + ("" if args.no_video else ", side_by_side.mp4"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main(main))

@@ -136,7 +136,6 @@ def test_foreign_bvh_matches_source_bone_directions(tmp_path, rng, case):
     src = src_pos[::step]
     idx = {JOINT_NAMES.index(k): [n.split(":")[-1] for n in names].index(v) for k, v in preset.joints.items()}
     joints = joints_np(m.poses, m.trans)
-    worst = 1.0
     for c in range(1, 24):
         p = PARENTS[c]
         ref = src[:, idx[c]] - src[:, idx[p]]
@@ -144,9 +143,7 @@ def test_foreign_bvh_matches_source_bone_directions(tmp_path, rng, case):
             continue
         got = joints[:, c] - joints[:, p]
         cos = np.sum(ref * got, -1) / np.linalg.norm(ref, axis=-1) / np.linalg.norm(got, axis=-1)
-        worst = min(worst, cos.min())
         assert cos.min() >= 0.99, (JOINT_NAMES[c], cos.min())
-    assert worst > 0.99
     # Feet on the ground: during the 20 still frames (feet planted) the lowest joint touches z = 0.
     low = joints[..., 2].min(-1)
     np.testing.assert_allclose(low[: 20 // step], 0.0, atol=0.01)

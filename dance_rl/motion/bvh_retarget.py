@@ -22,8 +22,7 @@ import torch
 
 from dance_rl.errors import UserError
 from dance_rl.motion.bvh import BVH
-from dance_rl.motion.fk import joints_np
-from dance_rl.motion.ground import dominant_axis, floor_height, rotation_between, up_to_z
+from dance_rl.motion.ground import dominant_axis, ground_motion, rotation_between, up_to_z
 from dance_rl.motion.io import YUP_TO_ZUP_MAT, Motion, resample, validate_motion
 from dance_rl.motion.joint_map import JointMap, resolve_mapping
 from dance_rl.motion.rotations import matrix_to_axis_angle
@@ -128,11 +127,3 @@ def retarget_bvh(b: BVH, mapping: JointMap | str | os.PathLike | dict | None = N
     src_fps = float(round(src_fps)) if abs(src_fps - round(src_fps)) < 1e-3 else src_fps
     m = resample(validate_motion(Motion(poses, trans, src_fps), source), fps)
     return ground_motion(m)
-
-
-def ground_motion(m: Motion) -> Motion:
-    """Floor at z = 0 (``floor_height``) and the first frame's root above the origin."""
-    trans = m.trans.astype(np.float64).copy()
-    trans[:, :2] -= trans[0, :2]
-    trans[:, 2] -= floor_height(joints_np(m.poses, trans), m.fps)
-    return Motion(m.poses, trans.astype(np.float32), m.fps, audio=m.audio)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dance_rl.motion.fk import joints_np
+from dance_rl.motion.io import Motion
 from dance_rl.motion.skeleton import FOOT_JOINTS
 
 CONTACT_SPEED = 0.01  # m/frame at 30 fps: a foot joint slower than this is planted (as the 151-d contact labels)
@@ -54,3 +56,27 @@ def floor_height(joints: np.ndarray, fps: float = 30.0) -> float:
     speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1).min(axis=-1) * (fps / 30.0)
     still = np.append(speed, speed[-1:]) < CONTACT_SPEED
     return float(np.median(low[still]) if still.sum() >= max(3, 0.1 * len(low)) else np.percentile(low, 5))
+
+
+def ground_motion(m: Motion) -> Motion:
+    """Floor at z = 0 (:func:`floor_height`) and the first frame's root above the origin."""
+    trans = m.trans.astype(np.float64).copy()
+    trans[:, :2] -= trans[0, :2]
+    trans[:, 2] -= floor_height(joints_np(m.poses, trans), m.fps)
+    return Motion(m.poses, trans.astype(np.float32), m.fps, audio=m.audio)
+
+
+def upright_smpl(poses: np.ndarray, trans: np.ndarray, up: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """SMPL poses (T,24,3) + root positions (T,3) in a file's frame → z-up: the whole body turned so that ``up``
+    (default: the performance's mean pelvis → neck direction snapped to an axis, which finds y-up, z-up and the
+    y-down of camera-space fits) points along +z."""
+    from scipy.spatial.transform import Rotation
+
+    if up is None:
+        joints = joints_np(poses, trans)
+        up = dominant_axis(np.mean(joints[:, 12] - joints[:, 0], axis=0))
+    u = up_to_z(up)
+    root = Rotation.from_matrix(u) * Rotation.from_rotvec(np.asarray(poses[:, 0], np.float64))
+    poses = np.array(poses, dtype=np.float64)
+    poses[:, 0] = root.as_rotvec()
+    return poses, np.asarray(trans, np.float64) @ u.T

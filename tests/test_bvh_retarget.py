@@ -184,17 +184,32 @@ def test_mapping_file_overrides_detection(tmp_path, rng):
     ("root: [1, 2]\n", "must map to a source joint name"),
     ("root: Hips\n  bad: : indent\n", "not valid YAML"),
     ("preset: kinect\n", "preset 'kinect' is unknown"),
+    ("- root\n", "expected a mapping"),
 ])
-def test_bad_mapping_file_is_one_line_exit_2(tmp_path, text, match):
+def test_bad_mapping_file(tmp_path, capsys, text, match):
+    from dance_rl.data.__main__ import main
+    from dance_rl.errors import cli_main
+
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(UserError, match=match):
         read_mapping_file(bad)
-    (tmp_path / "motions").mkdir()
-    (tmp_path / "music").mkdir()
-    proc = subprocess.run([sys.executable, "-m", "dance_rl.data", "folder", "--motions", str(tmp_path / "motions"),
-                           "--music", str(tmp_path / "music"), "--out", str(tmp_path / "out"), "--mapping", str(bad)],
+    for sub in ("motions", "music"):
+        (tmp_path / sub).mkdir()
+    argv = ["folder", "--motions", str(tmp_path / "motions"), "--music", str(tmp_path / "music"),
+            "--out", str(tmp_path / "out"), "--mapping", str(bad)]
+    assert cli_main(main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and match.split()[0] in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_mapping_file_cli_exit_2(tmp_path):
+    """The real command line: one line on stderr, exit status 2, no output folder."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("root: Hips\nlknee: [oops]\n")
+    proc = subprocess.run([sys.executable, "-m", "dance_rl.data", "folder", "--motions", str(tmp_path),
+                           "--music", str(tmp_path), "--out", str(tmp_path / "out"), "--mapping", str(bad)],
                           capture_output=True, text=True)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and match.split()[0] in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "lknee" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()

@@ -213,3 +213,11 @@ def test_bad_mapping_file_cli_exit_2(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "lknee" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_each_preset_is_detected_from_its_names(name):
+    names = list(PRESETS[name].joints.values()) + ["SomethingElse"]
+    if name == "mixamo":
+        names = [f"mixamorig1:{n}" for n in names]
+    assert detect_preset(names) is PRESETS[name]

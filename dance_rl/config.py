@@ -26,7 +26,8 @@ def _f(default, *, lo=None, hi=None, choices=None, doc=""):
 
 @dataclass
 class DataConfig:
-    source: str = _f("demo", doc="'demo' (built-in corpus) or 'aistpp:/path/to/aist_plusplus'")
+    source: str = _f("demo", doc="'demo' (built-in corpus), 'aistpp:/path/to/aist_plusplus' or 'folder:/path' (a corpus "
+                                  "built by 'python -m dance_rl.data folder', or a folder with motions/ + music/)")
     cache_dir: str = _f(".cache/dance_rl", doc="demo corpus, music features and the cached base model live here")
     fps: int = _f(30, lo=1)
     window_frames: int = _f(150, lo=8)

@@ -133,7 +133,7 @@ def test_bad_bvh_files(tmp_path):
     (tmp_path / "other.bvh").write_text(
         "HIERARCHY\nROOT hips\n{\nOFFSET 0 0 0\nCHANNELS 3 Zrotation Xrotation Yrotation\n}\n"
         "MOTION\nFrames: 1\nFrame Time: 0.1\n0 0 0\n")
-    with pytest.raises(UserError, match="not the SMPL-24 skeleton"):
+    with pytest.raises(UserError, match="not SMPL-24 and match no mapping preset"):
         load_bvh(tmp_path / "other.bvh")
     with pytest.raises(UserError, match="units"):
         save_bvh(Motion(np.zeros((1, 24, 3)), np.zeros((1, 3))), tmp_path / "u.bvh", units="inch")

@@ -1,9 +1,10 @@
-"""Build training data: ``python -m dance_rl.data {demo,aistpp} --help``.
+"""Build training data: ``python -m dance_rl.data {demo,aistpp,folder} --help``.
 
     python -m dance_rl.data demo --out data/demo [--seed 0] [--max-clips N]
     python -m dance_rl.data aistpp --root /path/to/aist_plusplus --out data/aistpp [--split train|test|all]
+    python -m dance_rl.data folder --motions DIR --music DIR --out data/mine [--mapping map.yaml]
 
-Both write to a temp folder beside ``--out`` and rename it at the end: a failure leaves no partial output.
+All three write to a temp folder beside ``--out`` and rename it at the end: a failure leaves no partial output.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m dance_rl.data", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,aistpp}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,aistpp,folder}")
     demo = sub.add_parser("demo", help="retarget the DeepMimic clips shipped with pybullet, add beat-matched music",
                           description="Build the built-in demo corpus (SMPL .npz + .wav pairs, corpus.json).")
     demo.add_argument("--out", required=True, type=Path, help="output folder (created; replaced if an old corpus)")
@@ -49,7 +50,38 @@ def build_parser() -> argparse.ArgumentParser:
     aist.add_argument("--out", required=True, type=Path, help="output folder (created)")
     aist.add_argument("--split", choices=("train", "test", "all"), default="all",
                       help="EDGE crossmodal split to convert (default all; corpus.json records each clip's split)")
+    own = sub.add_parser("folder", help="your own dances: motion files + music files paired by file stem",
+                         description="Pair motion files (.bvh of any skeleton, .npz, AIST++/EDGE/PopDanceSet .pkl, "
+                                     "FineDance .npy) with music (.wav/.mp3/.ogg/.flac) by stem, retarget to SMPL-24, "
+                                     "check each pair, cache features; broken pairs are reported and skipped.")
+    own.add_argument("--motions", required=True, type=Path, help="folder of motion files")
+    own.add_argument("--music", required=True, type=Path, help="folder of music files (same stems)")
+    own.add_argument("--out", required=True, type=Path, help="output corpus folder (created; use as folder:OUT)")
+    own.add_argument("--mapping", type=Path, default=None,
+                     help="BVH joint mapping (YAML/JSON 'smpl_joint: source_joint'); default: detect a preset")
+    own.add_argument("--cache-dir", type=Path, default=Path(".cache/dance_rl"),
+                     help="feature cache, as data.cache_dir (default .cache/dance_rl)")
+    own.add_argument("--test-every", type=_non_negative, default=10,
+                     help="every N-th clip (by name) is a test clip (default 10; 0 = none)")
     return parser
+
+
+def run_folder(args: argparse.Namespace) -> None:
+    from dance_rl.data.folder import REPORT_FILE, build_folder
+
+    out = args.out.expanduser()
+    t0 = time.perf_counter()
+    info = build_folder(args.motions, args.music, out, mapping=args.mapping, cache_dir=args.cache_dir,
+                        test_every=args.test_every)
+    clips, problems = info["clips"], info["problems"]
+    n_test = sum(c["split"] == "test" for c in clips)
+    print(f"{out}: {len(clips)} clips ({len(clips) - n_test} train, {n_test} test), "
+          f"{sum(c['windows'] for c in clips)} training windows in {time.perf_counter() - t0:.1f} s; "
+          f"use data.source=folder:{out}")
+    if problems:
+        print(f"{len(problems)} pair(s) skipped, listed in {out / REPORT_FILE}:")
+        for line in problems:
+            print(f"  {line}")
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -88,7 +120,7 @@ def run_aistpp(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    {"demo": run_demo, "aistpp": run_aistpp}[args.command](args)
+    {"demo": run_demo, "aistpp": run_aistpp, "folder": run_folder}[args.command](args)
     return 0
 
 

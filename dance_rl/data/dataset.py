@@ -191,10 +191,12 @@ class DanceDataset(Dataset):
 # ------------------------------------------------------------------------------------------------ entry points
 def resolve_source(source: str, split: str, cache_dir: str | os.PathLike,
                    max_clips: int = 0, seed: int = 0) -> tuple[Path, bool]:
-    """``"demo"`` or ``"aistpp:PATH"`` → (folder of .npz + audio, recentre windows by default?).
+    """``"demo"``, ``"aistpp:PATH"`` or ``"folder:PATH"`` → (folder of .npz + audio, recentre windows by default?).
 
     PATH may be a folder already built by ``python -m dance_rl.data aistpp`` (``*.npz`` directly or under
     ``<split>/``) or a raw AIST++ root, which is converted once (both splits) into ``<cache_dir>/aistpp/<hash>``.
+    ``folder:PATH``: a corpus built by ``python -m dance_rl.data folder`` or a folder with ``motions/`` + ``music/``
+    (:func:`dance_rl.data.folder.resolve_folder_source`); its windows are recentred (your clips start anywhere).
     """
     if source == "demo":
         from dance_rl.data.demo import build_demo_corpus
@@ -214,7 +216,11 @@ def resolve_source(source: str, split: str, cache_dir: str | os.PathLike,
             out.parent.mkdir(parents=True, exist_ok=True)
             build_aistpp(path, out, split="all")
         return out, False
-    raise UserError(f"data.source: {source!r} is not 'demo' or 'aistpp:/path/to/aist_plusplus'")
+    if source.startswith("folder:"):
+        from dance_rl.data.folder import resolve_folder_source
+
+        return resolve_folder_source(source.split(":", 1)[1], cache_dir), True
+    raise UserError(f"data.source: {source!r} is not 'demo', 'aistpp:/path/to/aist_plusplus' or 'folder:/path'")
 
 
 def make_dataset(source: str = "demo", split: str = "train", cache_dir: str | os.PathLike = ".cache/dance_rl",

@@ -144,21 +144,46 @@ class BVH:
                 out[:, j] = euler_to_matrix(angles, "".join(axes))
         return out
 
-    def joint_positions(self) -> np.ndarray:
-        """(F,J,3) global joint positions in the file's frame and units (forward kinematics of the channels)."""
-        rot = self.local_rotations()
+    def local_translations(self) -> np.ndarray:
+        """(F,J,3) parent→joint translations in file units.
+
+        Position channels of the root are added to its offset. On other joints exporters disagree: some write the
+        change from the offset, others (MotionBuilder-style 6-channel files) the whole translation; values whose
+        median lies nearer the offset than zero are read as the whole translation.
+        """
         n = self.frames.shape[0]
-        world = np.zeros_like(rot)
-        pos = np.zeros((n, len(self.names), 3))
-        for j, p in enumerate(self.parents):
+        out = np.tile(self.offsets, (n, 1, 1)).astype(np.float64)
+        for j in range(len(self.names)):
             vals = self.channel_values(j)
-            local_t = np.stack([vals.get(c, np.zeros(n)) for c in POS_CHANNELS], -1) + self.offsets[j]
+            if not any(c in vals for c in POS_CHANNELS):
+                continue
+            t = np.stack([vals.get(c, np.zeros(n)) for c in POS_CHANNELS], -1)
+            whole = self.parents[j] >= 0 and (
+                np.linalg.norm(np.median(t, 0) - self.offsets[j]) < np.linalg.norm(np.median(t, 0)))
+            out[:, j] = t if whole else t + self.offsets[j]
+        return out
+
+    def fk(self, zero_pose: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Global (world rotations (F,J,3,3), positions (F,J,3)) in the file's frame and units.
+
+        ``zero_pose``: the skeleton with every channel at zero (the file's rest pose), one frame.
+        """
+        if zero_pose:
+            rot, local_t = np.eye(3)[None, None].repeat(len(self.names), 1), self.offsets[None].astype(np.float64)
+        else:
+            rot, local_t = self.local_rotations(), self.local_translations()
+        world, pos = np.zeros_like(rot), np.zeros(local_t.shape)
+        for j, p in enumerate(self.parents):
             if p < 0:
-                world[:, j], pos[:, j] = rot[:, j], local_t
+                world[:, j], pos[:, j] = rot[:, j], local_t[:, j]
             else:
                 world[:, j] = world[:, p] @ rot[:, j]
-                pos[:, j] = pos[:, p] + (world[:, p] @ local_t[..., None])[..., 0]
-        return pos
+                pos[:, j] = pos[:, p] + (world[:, p] @ local_t[:, j, :, None])[..., 0]
+        return world, pos
+
+    def joint_positions(self) -> np.ndarray:
+        """(F,J,3) global joint positions in the file's frame and units (forward kinematics of the channels)."""
+        return self.fk()[1]
 
 
 def read_bvh(path: str | os.PathLike) -> BVH:
@@ -267,5 +292,11 @@ def bvh_to_motion(b: BVH, source: str = "BVH") -> Motion:
     return validate_motion(Motion(poses, trans @ ZUP_TO_YUP / scale, fps, joints=joints), source)
 
 
-def load_bvh(path: str | os.PathLike) -> Motion:
-    return bvh_to_motion(read_bvh(path), str(path))
+def load_bvh(path: str | os.PathLike, mapping=None) -> Motion:
+    """Our own SMPL-24 export exactly; any other skeleton retargeted (``mapping``: file, dict or None = detect)."""
+    b = read_bvh(path)
+    if mapping is None and sorted(b.names) == sorted(JOINT_NAMES):
+        return bvh_to_motion(b, str(path))
+    from dance_rl.motion.bvh_retarget import retarget_bvh  # lazy: it imports this module
+
+    return retarget_bvh(b, mapping, str(path))

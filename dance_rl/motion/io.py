@@ -224,18 +224,27 @@ def save_edge_pkl(m: Motion, path: str | os.PathLike) -> Path:
 
 
 def load_pkl_motion(path: str | os.PathLike) -> Motion:
-    """AIST++ (has ``smpl_scaling``) or EDGE (no scaling) ``.pkl``, read with the restricted unpickler."""
+    """AIST++ (has ``smpl_scaling``), PopDanceSet (``pos`` + ``q``) or EDGE ``.pkl``, read with the restricted
+    unpickler."""
     path = Path(path)
     data = safe_load(path)
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a dict of arrays, got {type(data).__name__}; not an AIST++/EDGE motion pkl")
+    if "pos" in data and "q" in data:
+        from dance_rl.motion.smpl_files import popdanceset_to_motion  # lazy: it imports this module
+
+        return popdanceset_to_motion(data, str(path))
     if "smpl_scaling" in data:
         return aistpp_to_motion(data, str(path))
     return edge_to_motion(data, str(path))
 
 
-def load_any(path: str | os.PathLike) -> Motion:
-    """Load a motion by extension: ``.npz`` (interchange), ``.pkl`` (AIST++ or EDGE), ``.bvh`` (our BVH export)."""
+MOTION_SUFFIXES = (".npz", ".pkl", ".bvh", ".npy")
+
+
+def load_any(path: str | os.PathLike, mapping=None) -> Motion:
+    """Load a motion by extension: ``.npz`` (interchange), ``.pkl`` (AIST++, EDGE or PopDanceSet), ``.bvh`` (our
+    export, or any skeleton retargeted; ``mapping`` = joint-mapping file or None to detect) or ``.npy`` (FineDance)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
@@ -245,8 +254,13 @@ def load_any(path: str | os.PathLike) -> Motion:
     if suffix == ".bvh":
         from dance_rl.motion.bvh import load_bvh
 
-        return load_bvh(path)
-    raise UserError(f"{path}: unknown motion file type {path.suffix!r}; use .npz, .pkl (AIST++/EDGE) or .bvh")
+        return load_bvh(path, mapping=mapping)
+    if suffix == ".npy":
+        from dance_rl.motion.smpl_files import load_finedance
+
+        return load_finedance(path)
+    raise UserError(f"{path}: unknown motion file type {path.suffix!r}; use .npz, .pkl (AIST++/EDGE/PopDanceSet), "
+                    f".bvh or .npy (FineDance)")
 
 
 def save_any(m: Motion, path: str | os.PathLike) -> Path:

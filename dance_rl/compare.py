@@ -332,8 +332,9 @@ def _audio_segment(src: Path, start_s: float, seconds: float, out: Path) -> Path
 
     from dance_rl.music.audio import load_audio
 
+    sr = 44100
     try:
-        y, sr = load_audio(src, min_seconds=0.0)
+        y = load_audio(src, sr=sr, min_seconds=0.0)
     except UserError:
         return None
     y = y[int(start_s * sr): int((start_s + seconds) * sr)]

@@ -71,6 +71,7 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     from torch.utils.tensorboard import SummaryWriter
 
     from dance_rl.cluster.inputs import eval_conditions, load_base_model, load_conditions
+    from dance_rl.cluster.placement import decide_config
     from dance_rl.cluster.run import RLRun, init_ray, latest_checkpoint, load_run_checkpoint
 
     ckpt_dir = out / "checkpoints"
@@ -84,6 +85,7 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     conditions, keys = load_conditions(cfg, log=log)
     clip_music = eval_conditions(cfg, log=log) if cfg.rl.render_every else None
     init_ray(cfg.cluster.address)
+    cfg = decide_config(cfg, log=log)  # resource shapes decided once, before any actor exists
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config(cfg))
     run = RLRun(cfg, base, conditions, keys)

@@ -170,7 +170,7 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     from ray import tune
 
     from dance_rl.cluster.inputs import eval_conditions, load_base_model, load_conditions
-    from dance_rl.cluster.placement import trial_bundles, wants_sim_resource
+    from dance_rl.cluster.placement import decide_config, trial_bundles
     from dance_rl.cluster.run import init_ray, reward_weights
     from dance_rl.tune_report import write_report
 
@@ -185,7 +185,9 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     conditions = load_conditions(cfg, "train", log=log)
     eval_set = eval_conditions(cfg, log=log)
     init_ray(address or cfg.cluster.address)
-    bundles = trial_bundles(cfg.cluster, wants_sim_resource(cfg.cluster), cfg.tune.trainable_cpus)
+    # Resource shapes are decided once, here; trials get the decision in cfg (param_space "base") and their bundles.
+    cfg = decide_config(cfg, log=log, trainable_cpus=cfg.tune.trainable_cpus)
+    bundles = trial_bundles(cfg.cluster, cfg.tune.trainable_cpus)
     trainable = tune.with_resources(
         tune.with_parameters(rlft_trainable, base=base, conditions=conditions, eval_set=eval_set),
         tune.PlacementGroupFactory(bundles, strategy="PACK"))

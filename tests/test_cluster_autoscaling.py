@@ -145,3 +145,46 @@ def test_smoke_sweep_autoscales_sim_and_gpu_nodes_from_zero(autoscaling_cluster,
     assert all(res[n].get("GPU", 0) > 0 for n in placed["SamplerWorker"] | placed["LearnerWorker"])  # gpu_1x
     everything = {a["Address"]["NodeID"] for group in actors.values() for a in group}
     assert c.head_node.node_id not in everything                  # trials reserve nothing of the CPU: 0 head
+
+
+def test_losing_the_sim_node_mid_sweep_loses_no_trial_and_no_chunk(autoscaling_cluster, tiny_base, tmp_path):
+    c = autoscaling_cluster
+    before = {a["ActorID"] for group in _actors_by_class(c).values() for a in group}
+    killed: dict = {}
+
+    def kill_reward_node():
+        """Once this sweep's first reward actor is up and scoring, SIGKILL the raylet of its node."""
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            alive = [a for a in _actors_by_class(c).get("RewardWorker", [])
+                     if a["ActorID"] not in before and a["State"] == "ALIVE"]
+            if alive:
+                time.sleep(2.0)
+                node = alive[0]["Address"]["NodeID"]
+                killed.update(node=node, pids=_raylet_pids([node]), actor=alive[0]["ActorID"], t=time.time())
+                for pid in killed["pids"]:
+                    _kill(pid)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_reward_node, daemon=True)
+    killer.start()
+    results, report, _ = _sweep(c, tiny_base, tmp_path, "node_loss",
+                                "cluster.sampler_gpus=0.5", "cluster.learner_gpus=0.5")
+    killer.join(timeout=1)
+    assert killed.get("pids"), "the reward actors' node was never killed"
+    # The sweep survived: every trial finished all its iterations, and the report was written.
+    assert results.num_errors == 0 and len(results) == 2 and report is not None
+    assert all(r.metrics["training_iteration"] == 2 for r in results)
+    nodes = {n["NodeID"]: n for n in c.global_state.node_table()}
+    assert not nodes[killed["node"]]["Alive"]
+    # Reward actors went on elsewhere: the killed one restarted (max_restarts) or its trial restarted from its
+    # checkpoint (FailureConfig); either way on another autoscaled sim node.
+    later = [a for a in _actors_by_class(c)["RewardWorker"] if a["ActorID"] not in before]
+    elsewhere = {a["Address"]["NodeID"] for a in later} - {killed["node"]}
+    assert elsewhere and all(nodes[n]["Resources"].get("sim", 0) > 0 for n in elsewhere)
+    # Each learner update checks that the scored chunks are exactly its rollouts' (learner.merge_scores: a chunk
+    # scored twice or dropped raises "out of order"); no trial ever failed that way.
+    for trial_dir in (tmp_path / "node_loss").glob("rlft_trainable_*"):
+        for err in trial_dir.glob("error*.txt"):
+            assert "out of order" not in err.read_text(), err

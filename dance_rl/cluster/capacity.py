@@ -4,9 +4,9 @@ Ray has no public call that lists an autoscaler's node types: they live in the c
 with (``ray up`` writes it to the head as ``~/ray_bootstrap_config.yaml``, the file Tune itself checks for to tell an
 autoscaling cluster, and starts the head with ``--autoscaling-config=<that file>``). So a zero-CPU task pinned to the
 head (``node:__internal_head__``) reads the file the head's autoscaler (monitor process) was given, or the bootstrap
-file, and returns each type's ``resources`` and ``max_workers``. This works from a driver anywhere (head, worker,
-``ray://`` client). A cluster without an autoscaler, or a type without explicit ``resources`` (AWS/GCP can
-autodetect them), contributes only the nodes that are up.
+file, and returns the launchable types' ``resources``, whichever node the driver runs on. A cluster without an
+autoscaler (or where the head task fails, e.g. the project is not installed on the head), and a type without explicit
+``resources`` (AWS/GCP can autodetect them), contribute only the nodes that are up.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _fmt(resources: dict) -> str:
     keep = {k: (int(v) if float(v).is_integer() else v) for k, v in resources.items()
             if k in ("CPU", "GPU") or not (k.startswith("node:") or k in ("memory", "object_store_memory")
                                            or k.startswith("accelerator_type:"))}
-    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(keep.items())) + "}"
+    return "{" + (", ".join(f"{k}: {v}" for k, v in sorted(keep.items())) or "CPU: 0") + "}"
 
 
 def node_types_from_config(config: dict) -> dict:

@@ -4,8 +4,9 @@ autoscaler) launches real raylets for node types shaped like cluster.yaml's, sta
 1. The smoke sweep completes on an autoscaling cluster: `auto` asks for `sim` because a node type declares it (no sim
    node is up when the sweep starts), reward actors run on autoscaled sim nodes, samplers and the learner on the GPU
    type (fake GPUs: torch falls back to CPU), nothing runs on the head.
-2. Node loss (same sweep, to keep the test near a minute): the raylet of the node holding the reward actors is killed while a sweep runs; the sweep completes with
-   every trial, and every iteration's learner update got each chunk's score exactly once.
+2. Node loss (in the same sweep: each smoke sweep costs a minute or more here): the raylet of the node holding the
+   reward actors is killed while the sweep runs; the sweep completes with every trial, and every learner update got
+   each chunk's score exactly once.
 
 ray.cluster_utils.AutoscalingCluster would do this too, but it runs `ray stop --force` (every Ray process of the
 user on the machine) and needs fake_multi_node/example.yaml, which the wheel lacks; so the head is started in-process

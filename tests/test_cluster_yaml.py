@@ -183,7 +183,8 @@ TUNE_CONFIGS = sorted(p.name for p in (ROOT / "tune_configs").glob("*.yaml"))
 @pytest.mark.parametrize("tune_yaml", TUNE_CONFIGS)
 def test_every_tune_config_fits_the_node_types_that_install_what_it_needs(raw, tune_yaml):
     """From zero workers: `auto` asks for `sim` (cpu_sim is declared), every bundle of a trial fits a worker type
-    (never the CPU: 0 head), GPU bundles fit only types that install CUDA torch, and the autoscaler would launch them."""
+    (never the CPU: 0 head), GPU bundles fit only types that install CUDA torch, and the autoscaler would launch
+    them."""
     full = prepared(raw)
     c = load_config(ROOT / "tune_configs" / tune_yaml)
     assert c.cluster.sim_resource == "auto"

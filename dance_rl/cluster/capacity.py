@@ -21,7 +21,7 @@ BOOTSTRAP_CONFIG = "~/ray_bootstrap_config.yaml"
 @dataclass
 class ClusterCapacity:
     live: list[dict] = field(default_factory=list)       # total resources of each alive node
-    declared: dict = field(default_factory=dict)         # autoscaler node type → resources (types with max_workers > 0)
+    declared: dict = field(default_factory=dict)         # launchable autoscaler node type → resources
 
     @property
     def shapes(self) -> list[dict]:
@@ -74,7 +74,7 @@ def _read_autoscaler_config(gcs_address: str) -> dict | None:
     if path is None or not os.path.isfile(path):
         return None
     with open(path) as f:
-        return yaml.safe_load(f)   # ray up writes YAML, `ray start --autoscaling-config` also takes JSON (a YAML subset)
+        return yaml.safe_load(f)   # YAML from ray up; JSON (a YAML subset) is accepted by --autoscaling-config too
 
 
 _read_on_head = ray.remote(num_cpus=0, resources={"node:__internal_head__": 0.001}, max_retries=0)(

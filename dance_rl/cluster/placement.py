@@ -39,7 +39,8 @@ def decide_resources(cluster_cfg, capacity: ClusterCapacity, trainable_cpus: flo
     use_sim = mode == "require" or (mode == "auto" and has_sim)
     decided = dataclasses.replace(cluster_cfg, sim_resource="require" if use_sim else "off")
     roles = role_bundles(decided)
-    names = [ROLE_NAMES[0]] + [ROLE_NAMES[1]] * cluster_cfg.num_samplers + [ROLE_NAMES[2]] * cluster_cfg.num_reward_actors
+    names = ([ROLE_NAMES[0]] + [ROLE_NAMES[1]] * cluster_cfg.num_samplers
+             + [ROLE_NAMES[2]] * cluster_cfg.num_reward_actors)
     if trainable_cpus is not None:
         roles, names = [{"CPU": float(trainable_cpus)}] + roles, ["trial driver"] + names
     for bundle, name in zip(roles, names):

@@ -136,7 +136,7 @@ def _kill_reward_node_when_scoring(c, killed: dict, timeout_s: float = 300.0) ->
         if alive:
             time.sleep(2.0)
             node = alive[0]["Address"]["NodeID"]
-            killed.update(node=node, pids=_raylet_pids([node]))
+            killed.update(node=node, actor=alive[0]["ActorID"], pids=_raylet_pids([node]))
             for pid in killed["pids"]:
                 _kill(pid)
             return
@@ -175,6 +175,10 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     assert killed.get("pids"), "the reward actors' node was never killed"
     assert not nodes[killed["node"]]["Alive"]
     assert placed["RewardWorker"] - {killed["node"]}
+    victim = next(a for a in actors["RewardWorker"] if a["ActorID"] == killed["actor"])
+    actor_restarted = victim["NumRestarts"] >= 1 and victim["Address"]["NodeID"] != killed["node"]
+    trial_restarted = any(t.num_failures for t in results._experiment_analysis.trials)
+    assert actor_restarted or trial_restarted, victim
     # Each learner update checks that the scored chunks are exactly its rollouts' (learner.merge_scores: a chunk
     # scored twice or dropped raises "out of order"); no trial ever failed that way.
     for trial_dir in (tmp_path / "autoscale").glob("rlft_trainable_*"):

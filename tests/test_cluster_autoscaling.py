@@ -18,6 +18,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -184,3 +186,17 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     for trial_dir in (tmp_path / "autoscale").glob("rlft_trainable_*"):
         for err in trial_dir.glob("error*.txt"):
             assert "out of order" not in err.read_text(), err
+
+
+def test_a_sweep_no_node_type_can_host_is_one_line_before_any_trial(autoscaling_cluster, tiny_base, tmp_path):
+    """`python -m dance_rl.tune` against the same cluster: a learner asking 2 GPUs (gpu_1x has 1) → exit 2, one line."""
+    args = [sys.executable, "-m", "dance_rl.tune", "--config", str(SMOKE), "--storage-path", str(tmp_path),
+            "--address", autoscaling_cluster.address]
+    for o in smoke_overrides(tiny_base, "cluster.learner_gpus=2", "tune.name=too_big"):
+        args += ["--set", o]
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "learner bundle" in errors[0] and "gpu_1x {CPU: 2, GPU: 1}" in errors[0], errors
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "too_big").exists()          # no trial, no experiment directory

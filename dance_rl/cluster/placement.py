@@ -21,6 +21,8 @@ from dance_rl.cluster.capacity import ClusterCapacity, cluster_capacity
 from dance_rl.errors import UserError
 
 ROLE_NAMES = ("learner", "sampler", "reward actor")
+ROLE_KEYS = {"trial driver": "tune.trainable_cpus", "learner": "cluster.learner_cpus/learner_gpus",
+             "sampler": "cluster.sampler_cpus/sampler_gpus", "reward actor": "cluster.reward_cpus"}
 
 
 def _fits(bundle: dict, node: dict) -> bool:
@@ -46,8 +48,8 @@ def decide_resources(cluster_cfg, capacity: ClusterCapacity, trainable_cpus: flo
     for bundle, name in zip(roles, names):
         if not any(_fits(bundle, s) for s in capacity.shapes):
             raise UserError(f"the {name} bundle {bundle} fits no node this cluster has or can launch "
-                            f"({capacity.describe()}); lower the cluster.* CPU/GPU shares of that role or add a node "
-                            "type that has them (cluster.yaml available_node_types)")
+                            f"({capacity.describe()}); lower {ROLE_KEYS[name]} or add a node type that has them "
+                            "(cluster.yaml available_node_types)")
     return decided
 
 

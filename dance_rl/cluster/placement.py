@@ -93,7 +93,7 @@ class RunPlacement:
     def options(self, index: int) -> dict:
         """Actor options for role bundle ``index`` (0 = learner, then samplers, then reward actors)."""
         bundle = self.bundles[index]
-        opts = {"num_cpus": bundle["CPU"], "num_gpus": bundle.get("GPU", 0.0),
+        opts = {"num_cpus": bundle.get("CPU", 0.0), "num_gpus": bundle.get("GPU", 0.0),
                 "scheduling_strategy": PlacementGroupSchedulingStrategy(
                     self.pg, placement_group_bundle_index=self.offset + index)}
         extra = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU")}

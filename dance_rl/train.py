@@ -73,6 +73,7 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     from torch.utils.tensorboard import SummaryWriter
 
     from dance_rl.cluster.inputs import load_base_model, load_conditions
+    from dance_rl.cluster.placement import decide_config
     from dance_rl.cluster.run import RLRun, init_ray
     from dance_rl.compare import build_heldout
     from dance_rl.diffusion.checkpoint import latest_run_checkpoint, load_run_checkpoint
@@ -89,6 +90,7 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     conditions, keys = load_conditions(cfg, log=log)
     held = build_heldout(cfg, base, log=log)
     init_ray(cfg.cluster.address)
+    cfg = decide_config(cfg, log=log)  # resource shapes decided once, before any actor exists
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config(cfg))
     run = RLRun(cfg, base, conditions, keys)

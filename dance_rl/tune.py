@@ -159,7 +159,7 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     from ray import tune
 
     from dance_rl.cluster.inputs import load_base_model, load_conditions
-    from dance_rl.cluster.placement import trial_bundles, wants_sim_resource
+    from dance_rl.cluster.placement import decide_config, trial_bundles
     from dance_rl.cluster.run import init_ray, reward_weights
     from dance_rl.compare import build_heldout
     from dance_rl.tune_report import write_report
@@ -175,7 +175,9 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     conditions = load_conditions(cfg, "train", log=log)
     held = build_heldout(cfg, base, log=log)
     init_ray(address or cfg.cluster.address)
-    bundles = trial_bundles(cfg.cluster, wants_sim_resource(cfg.cluster), cfg.tune.trainable_cpus)
+    # Resource shapes are decided once, here; trials get the decision in cfg (param_space "base") and their bundles.
+    cfg = decide_config(cfg, log=log, trainable_cpus=cfg.tune.trainable_cpus)
+    bundles = trial_bundles(cfg.cluster, cfg.tune.trainable_cpus)
     trainable = tune.with_resources(
         tune.with_parameters(rlft_trainable, base=base, conditions=conditions, held=held),
         tune.PlacementGroupFactory(bundles, strategy="PACK"))

@@ -13,6 +13,7 @@ What comes next in `ray up` needs boto3 and credentials (EC2 resource autodetect
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import os
@@ -31,8 +32,10 @@ from ray.autoscaler._private.resource_demand_scheduler import (_default_utilizat
 from ray.autoscaler._private.util import prepare_config, validate_config
 from ray.autoscaler.v2.instance_manager.config import AutoscalingConfig
 
-from dance_rl.cluster.placement import trial_bundles
+from dance_rl.cluster.capacity import ClusterCapacity, node_types_from_config
+from dance_rl.cluster.placement import decide_resources, trial_bundles
 from dance_rl.config import load_config
+from dance_rl.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 REMOTE_REPO = "/home/ray/dance_rl"
@@ -149,7 +152,8 @@ def _nodes_for(full: dict, bundles: list[dict]):
 @pytest.mark.parametrize("tune_yaml", ["reward_weights.yaml", "paper.yaml"])
 def test_trial_placement_groups_launch_the_intended_node_types(raw, tune_yaml):
     full = prepared(raw)
-    bundles = trial_bundles(load_config(ROOT / "tune_configs" / tune_yaml).cluster, use_sim=True)
+    c = load_config(ROOT / "tune_configs" / tune_yaml)
+    bundles = trial_bundles(decide_resources(c.cluster, _capacity(full)), c.tune.trainable_cpus)
     sim = [b for b in bundles if "sim" in b]
     gpu = [b for b in bundles if b.get("GPU", 0) > 0]
     assert sim and gpu
@@ -165,6 +169,60 @@ def test_trial_placement_groups_launch_the_intended_node_types(raw, tune_yaml):
     assert get_bin_pack_residual([head], [{"CPU": 0.5}])[0] == [{"CPU": 0.5}]
     to_add, residual = _nodes_for(full, [{"CPU": 0.5}])
     assert residual == [] and set(to_add) == {SIM_TYPE}
+
+
+def _capacity(full: dict) -> ClusterCapacity:
+    """What the driver sees on a fresh `ray up`: only the head is up, every worker type launchable."""
+    head = {k: float(v) for k, v in full["available_node_types"][full["head_node_type"]]["resources"].items()}
+    return ClusterCapacity(live=[head], declared=node_types_from_config(full))
+
+
+TUNE_CONFIGS = sorted(p.name for p in (ROOT / "tune_configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("tune_yaml", TUNE_CONFIGS)
+def test_every_tune_config_fits_the_node_types_that_install_what_it_needs(raw, tune_yaml):
+    """From zero workers: `auto` asks for `sim` (cpu_sim is declared), every bundle of a trial fits a worker type
+    (never the CPU: 0 head), GPU bundles fit only types that install CUDA torch, and the autoscaler would launch
+    them."""
+    full = prepared(raw)
+    c = load_config(ROOT / "tune_configs" / tune_yaml)
+    assert c.cluster.sim_resource == "auto"
+    decided = decide_resources(c.cluster, _capacity(full), trainable_cpus=c.tune.trainable_cpus)
+    assert decided.sim_resource == "require"
+    bundles = trial_bundles(decided, c.tune.trainable_cpus)
+    view = AutoscalingConfig(copy.deepcopy(raw), skip_content_hash=True)
+    types = {n: t.resources for n, t in view.get_node_type_configs().items() if n != raw["head_node_type"]}
+    for b in bundles:
+        hosts = [n for n, r in types.items() if all(r.get(k, 0) >= v for k, v in b.items())]
+        assert hosts, (tune_yaml, b)
+        if b.get("GPU", 0) > 0:
+            for n in hosts:
+                assert any("whl/cu" in cmd for cmd in view.get_worker_setup_commands(n)), (n, "CUDA torch")
+        if b.get("sim", 0) > 0:
+            assert hosts == [SIM_TYPE]
+    to_add, residual = _nodes_for(full, bundles)
+    assert residual == [] and full["head_node_type"] not in to_add
+
+
+def test_sweeps_no_node_type_can_host_are_one_user_error(raw):
+    full = prepared(raw)
+    c = load_config(ROOT / "tune_configs" / "reward_weights.yaml")
+    too_big = dataclasses.replace(c.cluster, learner_gpus=8.0)          # the largest type has 4 GPUs
+    with pytest.raises(UserError, match=r"learner bundle .* fits no node"):
+        decide_resources(too_big, _capacity(full), trainable_cpus=0.5)
+    fat_rewards = dataclasses.replace(c.cluster, reward_cpus=40.0)      # cpu_sim has 32 CPUs
+    with pytest.raises(UserError, match="reward actor bundle"):
+        decide_resources(fat_rewards, _capacity(full))
+    no_sim = copy.deepcopy(full)
+    del no_sim["available_node_types"][SIM_TYPE]
+    assert decide_resources(c.cluster, _capacity(no_sim)).sim_resource == "off"   # auto: plain CPU bundles
+    with pytest.raises(UserError, match="sim_resource=require"):
+        decide_resources(dataclasses.replace(c.cluster, sim_resource="require"), _capacity(no_sim))
+    # A head that runs nothing (CPU: 0) and no worker types: even the trial driver's bundle fits nowhere.
+    head_only = ClusterCapacity(live=[{"CPU": 0.0}], declared={})
+    with pytest.raises(UserError, match="trial driver bundle"):
+        decide_resources(c.cluster, head_only, trainable_cpus=0.5)
 
 
 def _set(path: str, value):

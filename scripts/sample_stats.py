@@ -1,6 +1,6 @@
 """Are a checkpoint's samples human-like? Ground contact, speed and bone-length statistics next to the mocap windows.
 
-Samples one window per evaluation music window (config `eval.num_music`, fixed seed) with full DDIM chains and
+Samples one window per held-out music clip (config `eval.music`, `eval.num_music`, fixed seed) with full DDIM chains and
 prints, for the samples and for the same number of real demo-corpus windows: the lowest joint's height (should sit
 near 0), the share of frames whose lowest joint is within 5 cm of the ground, the 99th-percentile and maximum joint
 speed (explosions show up here), the bone-length error (0 by construction: rotations + fixed skeleton) and the
@@ -34,6 +34,20 @@ def motion_stats(joints: np.ndarray, fps: float) -> dict:
             "bone_length_err_mm": 1000 * float(np.abs(bones - bone_lengths()[1:]).max())}
 
 
+def mean_metrics(features: np.ndarray, music: np.ndarray) -> dict:
+    """Means of the held-out metric suite (dance_rl.eval.paired.sample_row) over 151-d motions."""
+    from dance_rl.eval.paired import sample_row
+    from dance_rl.eval.report import EvalOptions
+    from dance_rl.motion.representation import features_to_motion
+
+    poses, trans, _ = features_to_motion(torch.as_tensor(features))
+    opts = EvalOptions(seconds=features.shape[1] / 30.0)
+    rows = [sample_row(p.numpy(), t.numpy(), np.nonzero(m[:, -1] > 0.5)[0] * 2, opts)
+            for p, t, m in zip(poses, trans, music)]
+    keys = [k for k, v in rows[0].items() if isinstance(v, float)]
+    return {f"eval/{k}": float(np.nanmean([r[k] for r in rows])) for k in keys}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_config_args(ap)
@@ -42,19 +56,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(args.config, args.overrides + ([f"rl.base_checkpoint={args.checkpoint}"] if args.checkpoint else []))
 
-    from dance_rl.cluster.inputs import eval_conditions, load_base_model
+    from dance_rl.cluster.inputs import load_base_model
+    from dance_rl.compare import heldout_clips
     from dance_rl.data.dataset import dataset_from_config
     from dance_rl.diffusion.checkpoint import load_model
     from dance_rl.diffusion.sampler import ddim_sample
     from dance_rl.diffusion.schedule import NoiseSchedule
     from dance_rl.motion.fk import joints_np
     from dance_rl.motion.representation import features_to_motion
-    from dance_rl.tune import evaluate_samples
 
     path = load_base_model(cfg)["path"]
     model, normalizer, _ = load_model(path, use_ema=True)
     model.eval()
-    music, _keys = eval_conditions(cfg)
+    music = np.stack([c.music for c in heldout_clips(cfg.eval.music, cfg, model.spec.seq_len / 30, cfg.eval.num_music)])
     with torch.inference_mode():
         res = ddim_sample(model, NoiseSchedule(cfg.diffusion.timesteps), torch.as_tensor(music),
                           steps=cfg.diffusion.ddim_steps, eta=cfg.diffusion.eta,
@@ -65,13 +79,13 @@ def main(argv=None) -> int:
     fps = 30.0
     out = {"checkpoint": path, "samples": len(music), "ddim_steps": cfg.diffusion.ddim_steps,
            "generated": {**motion_stats(joints_np(poses.numpy(), trans.numpy()), fps),
-                         **evaluate_samples(feats.numpy(), music, fps)}}
+                         **mean_metrics(feats.numpy(), music)}}
     ds = dataset_from_config(cfg.data, "train", normalizer=normalizer)
     idx = np.random.default_rng(0).choice(len(ds), size=min(len(music), len(ds)), replace=False)
     real, real_music = (torch.stack(x) for x in zip(*(ds.raw_item(int(i)) for i in idx)))
     rp, rt, _ = features_to_motion(real)
     out["mocap"] = {**motion_stats(joints_np(rp.numpy(), rt.numpy()), fps),
-                    **evaluate_samples(real.numpy(), real_music.numpy(), fps)}
+                    **mean_metrics(real.numpy(), real_music.numpy())}
     keys = sorted(set(out["generated"]) | set(out["mocap"]))
     print(f"{path}: {len(music)} samples, {cfg.diffusion.ddim_steps} DDIM steps\n")
     print(f"| statistic | generated | mocap |\n|---|---|---|")

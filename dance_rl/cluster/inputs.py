@@ -47,14 +47,3 @@ def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, l
     keys = [f"{cid}@{start}" for cid, start in (ds.window_info(i) for i in range(len(ds)))]
     log(f"{len(keys)} music windows ({split}) from {cfg.data.source}")
     return music, keys
-
-
-def eval_conditions(cfg, log=print) -> tuple[np.ndarray, list[str]]:
-    """A fixed evaluation set: ``eval.num_music`` test windows chosen with a fixed seed."""
-    try:
-        music, keys = load_conditions(cfg, "test", log=log)
-    except UserError:
-        music, keys = load_conditions(cfg, "train", log=log)
-    idx = np.random.default_rng(1234).choice(len(keys), size=min(cfg.eval.num_music, len(keys)), replace=False)
-    idx.sort()
-    return music[idx], [keys[i] for i in idx]

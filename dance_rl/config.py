@@ -119,6 +119,31 @@ class RewardsConfig:
     skating: RewardTerm = _term(0.0)      # foot sliding while in contact
 
 
+GUARDRAIL_ACTIONS = ("ignore", "warn", "stop", "keep_best")
+
+
+@dataclass
+class GuardrailsConfig:
+    """Bounds on held-out realism metrics relative to the base model, each with an action (rl/guardrails.py).
+
+    Rewards can rise while the dance gets worse (issue 13: a deep crouch raised imitation and PhyMotion while motion
+    magnitude fell 35% and FID_g rose 5x), so metrics that no reward optimises are checked at each evaluation.
+    Actions: 'ignore' (not checked), 'warn' (logged only), 'stop' (end the run after ``patience`` violating evaluations in
+    a row), 'keep_best' (the run goes on; the checkpoint kept is the best evaluation that satisfied every bound)."""
+    enabled: bool = _f(True, doc="check the bounds at every held-out evaluation")
+    metric_prefix: str = _f("", doc="prefix of the metric keys in the evaluation dicts, e.g. 'eval/'")
+    motion_magnitude_min_ratio: float = _f(0.9, lo=0.0, doc="motion magnitude >= this x the base model's")
+    motion_magnitude_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when motion magnitude is low")
+    fid_k_max_ratio: float = _f(1.1, lo=0.0, doc="FID_k (kinetic) <= this x the base model's")
+    fid_k_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when FID_k is high")
+    fid_g_max_ratio: float = _f(1.1, lo=0.0, doc="FID_g (geometric) <= this x the base model's")
+    fid_g_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when FID_g is high")
+    pelvis_height_max_shift: float = _f(0.05, lo=0.0, doc="|mean pelvis height - the base model's| <= this, metres "
+                                                          "(eval/posture.py; a crouch lowers the pelvis)")
+    pelvis_height_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when the pelvis height shifts")
+    patience: int = _f(1, lo=1, doc="consecutive violating evaluations before a 'stop' bound ends the run")
+
+
 @dataclass
 class RLConfig:
     algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"))
@@ -143,6 +168,8 @@ class RLConfig:
                                          "(clips/iter_N.mp4 + a TensorBoard frame strip); 0 = never")
     micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
     base_checkpoint: str = _f("", doc="pretrained model to fine-tune ('' = the cached demo base model, built if missing)")
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig,
+                                         metadata={"doc": "held-out metric bounds relative to the base model"})
 
 
 @dataclass

@@ -158,6 +158,9 @@ class RLConfig:
     adv_clip: float = _f(5.0, lo=0.0)
     tracker_buffer: int = _f(32, lo=1)
     tracker_min_count: int = _f(16, lo=1)
+    adv_std_floor: dict = _f({}, doc="reward name -> minimum std (reward units) in the per-music advantage "
+                                     "normalisation; smaller within-music differences count as noise "
+                                     "(rl/advantages.py); {} = none, as the paper")
     clip_range: float = _f(0.2, lo=0.0)
     inner_epochs: int = _f(1, lo=1)
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
@@ -334,6 +337,12 @@ def config_from_dict(raw: dict) -> Config:
             setattr(cfg.model, k, v)
     if cfg.model.latent_dim % cfg.model.num_heads:
         raise UserError(f"config key 'model.num_heads': {cfg.model.num_heads} must divide model.latent_dim={cfg.model.latent_dim}")
+    rewards = [f.name for f in dataclasses.fields(RewardsConfig)]
+    for name, floor in cfg.rl.adv_std_floor.items():
+        if name not in rewards:
+            raise UserError(f"config key 'rl.adv_std_floor.{name}': not a reward; use one of {', '.join(rewards)}")
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not floor >= 0:
+            raise UserError(f"config key 'rl.adv_std_floor.{name}': expected a number >= 0, got {floor!r}")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

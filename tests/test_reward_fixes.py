@@ -100,3 +100,55 @@ def test_fgd_per_frame_advantage_separates_penetrating_and_floating_frames(clips
     assert adv[1, defect].mean() < -2.0
     assert adv[1, defect].mean() < adv[0, defect].mean() - 1.5
     np.testing.assert_allclose(adv[1, rest].mean(), adv[0, rest].mean(), atol=0.1)  # the signal stays local
+
+
+# ------------------------------------------------------------------------------------------------ (c) anti-freezing
+def _damped(clip, severity, jitter=0.0, seed=0):
+    p, t = corrupt(*clip, 30.0, "damp", severity)
+    return corrupt(p, t, 30.0, "jitter", jitter, seed=seed)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.005, 0.02])
+def test_antifreeze_follows_a_base_to_crouch_motion_drop(clips, jitter):
+    """Each clip damped to the base model's motion level (damp 0.7: motion magnitude ≈ 0.12) and then by a further
+    36 % (≈ 0.08, issue 13's 0.14 → 0.09), with the same rotation jitter on both: the kinetic form falls to at most
+    0.6x on every clip; Skeleton2Stage's sum (energy expenditure = mean acceleration) is swamped by the jitter."""
+    from dance_rl.rewards.antifreeze import antifreeze
+
+    names = list(clips)
+    before = [_damped(clips[n], 0.7, jitter, seed=i) for i, n in enumerate(names)]
+    after = [_damped(clips[n], 0.81, jitter, seed=i) for i, n in enumerate(names)]
+    b0 = MotionBatch(np.stack([p for p, _ in before]), np.stack([t for _, t in before]))
+    b1 = MotionBatch(np.stack([p for p, _ in after]), np.stack([t for _, t in after]))
+    kinetic = antifreeze(b1)["per_sample"] / antifreeze(b0)["per_sample"]
+    assert (kinetic < 0.6).all(), np.round(kinetic, 2)
+    both = antifreeze(b1, terms="both")["per_sample"] / antifreeze(b0, terms="both")["per_sample"]
+    if jitter >= 0.02:
+        assert (both > 0.85).all(), np.round(both, 2)  # why "both" is no longer the default
+
+
+def test_slow_and_frozen_samples_are_penalised_after_normalisation(clips):
+    """One music key, four samples of it: three moving at the base model's level (different jitter draws) and one
+    36 % slower; then the same with the slow one frozen. The anti-freezing advantage singles out the slow and the
+    frozen sample. When the imitation reward prefers the slow sample by a hair (as the crouch did), the paper's
+    z-scores (0.51 / 0.49) cancel the motion penalty; an imitation std floor (rl.adv_std_floor) keeps a sub-noise
+    imitation edge from outweighing a large motion drop."""
+    from dance_rl.rewards.antifreeze import antifreeze
+    from dance_rl.rl.advantages import AdvantageComputer
+
+    weights = {"imitation": 0.51, "antifreeze": 0.49, "fgd": 0.01}
+    for name, clip in clips.items():
+        moving = [_damped(clip, 0.7, 0.002, seed=s) for s in (1, 2, 3)]
+        for last, kind in ((_damped(clip, 0.81, 0.002, seed=4), "slow"), (corrupt(*clip, 30.0, "freeze", 1.0), "frozen")):
+            samples = moving + [last]
+            batch = MotionBatch(np.stack([p for p, _ in samples]), np.stack([t for _, t in samples]))
+            comps = {"antifreeze": antifreeze(batch),
+                     "imitation": {"per_sample": np.array([0.450, 0.451, 0.452, 0.456]), "per_frame": None},
+                     "fgd": {"per_sample": np.full(4, 1.98), "per_frame": np.full((4, batch.num_frames), 1.98)}}
+            a = AdvantageComputer({"antifreeze": 1.0}, batch.num_frames)(["m"] * 4, comps)[0][:, 0]
+            assert a[3] < -1.5 and (a[:3] > 0).all(), (name, kind, np.round(a, 2))
+            paper = AdvantageComputer(weights, batch.num_frames)(["m"] * 4, comps)[0][:, 0]
+            assert paper[3] > -0.3, (name, kind, np.round(paper, 2))  # not penalised: the drift of issue 13
+            floored = AdvantageComputer(weights, batch.num_frames, std_floor={"imitation": 0.02})(
+                ["m"] * 4, comps)[0][:, 0]
+            assert floored[3] < -0.5 and floored[3] < floored[:3].min() - 0.8, (name, kind, np.round(floored, 2))

@@ -128,8 +128,9 @@ class GuardrailsConfig:
 
     Rewards can rise while the dance gets worse (issue 13: a deep crouch raised imitation and PhyMotion while motion
     magnitude fell 35% and FID_g rose 5x), so metrics that no reward optimises are checked at each evaluation.
-    Actions: 'ignore' (not checked), 'warn' (logged only), 'stop' (end the run after ``patience`` violating evaluations in
-    a row), 'keep_best' (the run goes on; the checkpoint kept is the best evaluation that satisfied every bound)."""
+    Actions: 'ignore' (not checked), 'warn' (logged only), 'stop' (end the run after ``patience`` violating
+    evaluations in a row), 'keep_best' (the run goes on; the checkpoint kept is the best evaluation that satisfied
+    every bound)."""
     enabled: bool = _f(True, doc="check the bounds at every held-out evaluation")
     metric_prefix: str = _f("", doc="prefix of the metric keys in the evaluation dicts, e.g. 'eval/'")
     motion_magnitude_min_ratio: float = _f(0.9, lo=0.0, doc="motion magnitude >= this x the base model's")

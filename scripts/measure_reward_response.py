@@ -1,4 +1,4 @@
-"""How the issue-13 reward fixes respond on real motion: the numbers behind rewards/antifreeze.py, phymotion.py and fgd.py.
+"""How the issue-13 reward fixes respond on real motion (numbers behind rewards/antifreeze.py, phymotion.py, fgd.py).
 
     python scripts/measure_reward_response.py                       # demo mocap only (seconds)
     python scripts/measure_reward_response.py --checkpoint .cache/dance_rl/base_model/demo_v1.pt \

@@ -1,4 +1,4 @@
-"""Issue 13's reward fixes, each on real demo mocap: graded self-collision, FGD per-frame signal, anti-freezing response.
+"""Issue 13's reward fixes on real demo mocap: graded self-collision, FGD per-frame signal, anti-freezing response.
 
 Real mocap: the demo corpus's DeepMimic clips retargeted to SMPL-24 (dance_rl.data.demo), 5 s at 30 fps.
 """
@@ -139,7 +139,8 @@ def test_slow_and_frozen_samples_are_penalised_after_normalisation(clips):
     weights = {"imitation": 0.51, "antifreeze": 0.49, "fgd": 0.01}
     for name, clip in clips.items():
         moving = [_damped(clip, 0.7, 0.002, seed=s) for s in (1, 2, 3)]
-        for last, kind in ((_damped(clip, 0.81, 0.002, seed=4), "slow"), (corrupt(*clip, 30.0, "freeze", 1.0), "frozen")):
+        slow, frozen = _damped(clip, 0.81, 0.002, seed=4), corrupt(*clip, 30.0, "freeze", 1.0)
+        for last, kind in ((slow, "slow"), (frozen, "frozen")):
             samples = moving + [last]
             batch = MotionBatch(np.stack([p for p, _ in samples]), np.stack([t for _, t in samples]))
             comps = {"antifreeze": antifreeze(batch),

@@ -74,6 +74,9 @@ def test_stop_action_stops_after_patience():
     d = t.update(25, HACKED)
     assert d.stop and d.best_iteration == 15
     assert t.ever_violated == ["fid_g", "motion_magnitude", "pelvis_height"]
+    sc = d.scalars()
+    assert sc["guardrails/stop"] == 1.0 and sc["guardrails/within"] == 0.0 and sc["guardrails/best_iteration"] == 15
+    assert sc["guardrails/fid_g"] == pytest.approx(261 / 55) and sc["guardrails/pelvis_height"] == pytest.approx(0.07)
 
 
 def test_keep_best_rolls_back_to_best_within():

@@ -19,12 +19,12 @@ correct expression and keep the quirk behind ``fairmotion_quirk=True`` (e.g. to 
 
 ``terms``: "kinetic" (default) scores kinetic energy alone; "both" is Skeleton2Stage's sum. Why: energy expenditure is
 a mean acceleration norm, and acceleration amplifies frame-to-frame noise by fps² (900x at 30 fps), so on a noisy
-sample it measures jitter, not dancing. Measured on the demo mocap (scripts/measure_reward_response.py): slowing every
-clip to 0.64x its angular speed (motion magnitude 0.49 → 0.31) lowers "both" to 0.59x when the clips are clean but
-only to 0.75x / 0.85x with 0.02 / 0.04 rad of rotation jitter, while kinetic energy falls to 0.46-0.50x in every
-case; at the base model's motion level (0.146 → 0.092, issue 13's base → crouch drop) "both" falls to 0.61x clean and
-0.76x with 0.005 rad jitter, kinetic energy to 0.40-0.41x. Under per-music normalisation "both" therefore ranks a
-jittery, slower sample above a smooth, livelier one; kinetic energy ranks them by how much the body moves.
+sample it measures jitter, not dancing. `python scripts/measure_reward_response.py` (demo mocap, median of 6 clips):
+a 36 % slow-down (corruption ``damp``) at the base model's motion level (motion magnitude 0.12 → 0.08, like issue
+13's base → crouch 0.14 → 0.09) lowers "both" to 0.61x on clean clips but only to 0.77x / 0.95x with 0.005 / 0.02 rad
+of rotation jitter, while kinetic energy falls to 0.40x / 0.41x / 0.51x. Under per-music normalisation "both"
+therefore ranks a jittery, slower sample above a smooth, livelier one; kinetic energy ranks them by how much the
+body moves.
 """
 from __future__ import annotations
 
@@ -84,7 +84,10 @@ def antifreeze(batch: MotionBatch, window: int = SLIDING_WINDOW, fairmotion_quir
         joints = joints.copy()
         joints[..., 2] -= batch.trans[:, :, None, 2].astype(np.float64)
     kinetic, expenditure = kinetic_terms(joints, batch.fps, window, fairmotion_quirk)
-    per_sample = (kinetic + expenditure).sum(axis=1) / (2 * joints.shape[2]) if terms == "both" else kinetic.mean(axis=1)
+    if terms == "both":
+        per_sample = (kinetic + expenditure).sum(axis=1) / (2 * joints.shape[2])
+    else:
+        per_sample = kinetic.mean(axis=1)
     return {
         "per_sample": per_sample,
         "per_frame": None,

@@ -13,9 +13,10 @@ Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
 Foot bodies are the FK joints (7 L ankle, 10 L toe, 8 R ankle, 11 R toe): the simulator's body frames sit on the
 joints, so this equals the release's body positions without a MuJoCo pass.
 
-Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision``, ``contact_height`` / ``contact_speed`` (the release's
-0.02 m / 0.05 m/s contact test; on the DeepMimic demo clips planted toes move 0.07-0.3 m/s, so with the release
-values almost no contact is ever detected and balance reads "no support"), ``nthread`` (simulator threads).
+Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision`` (see below),
+``contact_height`` / ``contact_speed`` (the release's 0.02 m / 0.05 m/s contact test; on the DeepMimic demo clips
+planted toes move 0.07-0.3 m/s, so with the release values almost no contact is ever detected and balance reads
+"no support"), ``nthread`` (simulator threads).
 
 Deviations from the release:
 * ``floor="ground"`` (default) measures foot heights from the world plane z = 0; the release's ``"min_foot"`` (lowest

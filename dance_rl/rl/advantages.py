@@ -76,11 +76,10 @@ class AdvantageComputer:
         unknown = set(floors) - set(weights)
         if unknown:
             raise ValueError(f"std_floor for {sorted(unknown)}: not among the rewards {sorted(weights)}")
-        self.trackers = {
-            name: (PerMusicStatTracker(buffer_size * num_frames, min_count * num_frames, floors.get(name, 0.0))
-                   if name in PER_FRAME_ADVANTAGE else PerMusicStatTracker(buffer_size, min_count, floors.get(name, 0.0)))
-            for name in self.weights
-        }
+        scale = {name: num_frames if name in PER_FRAME_ADVANTAGE else 1 for name in self.weights}
+        self.trackers = {name: PerMusicStatTracker(buffer_size * scale[name], min_count * scale[name],
+                                                   floors.get(name, 0.0))
+                         for name in self.weights}
 
     def __call__(self, keys: Sequence[Hashable], components: Mapping[str, Mapping[str, np.ndarray]]
                  ) -> tuple[np.ndarray, dict[str, float]]:

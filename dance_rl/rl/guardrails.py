@@ -96,6 +96,19 @@ class Decision:
     def messages(self) -> list[str]:
         return [v.describe() for v in self.violations]
 
+    def scalars(self) -> dict[str, float]:
+        """Numbers for TensorBoard / tune.report: within (0/1), stop (0/1), best iteration (-1 = the base model) and,
+        per violated bound, its value over the bound (ratios) or shift minus the bound (metres)."""
+        out = {"guardrails/within": float(self.within), "guardrails/stop": float(self.stop),
+               "guardrails/best_iteration": float(-1 if self.best_iteration is None else self.best_iteration)}
+        for v in self.violations:
+            if v.kind == "max_shift":
+                excess = abs(v.value - v.base) - v.bound
+            else:
+                excess = v.value / v.bound if v.bound else math.inf
+            out[f"guardrails/{v.metric}"] = float(excess)
+        return out
+
 
 @dataclass
 class GuardrailTracker:

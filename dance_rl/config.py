@@ -120,6 +120,32 @@ class RewardsConfig:
     skating: RewardTerm = _term(0.0)      # foot sliding while in contact
 
 
+GUARDRAIL_ACTIONS = ("ignore", "warn", "stop", "keep_best")
+
+
+@dataclass
+class GuardrailsConfig:
+    """Bounds on held-out realism metrics relative to the base model, each with an action (rl/guardrails.py).
+
+    Rewards can rise while the dance gets worse (issue 13: a deep crouch raised imitation and PhyMotion while motion
+    magnitude fell 35% and FID_g rose 5x), so metrics that no reward optimises are checked at each evaluation.
+    Actions: 'ignore' (not checked), 'warn' (logged only), 'stop' (end the run after ``patience`` violating
+    evaluations in a row), 'keep_best' (the run goes on; the checkpoint kept is the best evaluation that satisfied
+    every bound)."""
+    enabled: bool = _f(True, doc="check the bounds at every held-out evaluation")
+    metric_prefix: str = _f("", doc="prefix of the metric keys in the evaluation dicts, e.g. 'eval/'")
+    motion_magnitude_min_ratio: float = _f(0.9, lo=0.0, doc="motion magnitude >= this x the base model's")
+    motion_magnitude_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when motion magnitude is low")
+    fid_k_max_ratio: float = _f(1.1, lo=0.0, doc="FID_k (kinetic) <= this x the base model's")
+    fid_k_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when FID_k is high")
+    fid_g_max_ratio: float = _f(1.1, lo=0.0, doc="FID_g (geometric) <= this x the base model's")
+    fid_g_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when FID_g is high")
+    pelvis_height_max_shift: float = _f(0.05, lo=0.0, doc="|mean pelvis height - the base model's| <= this, metres "
+                                                          "(eval/posture.py; a crouch lowers the pelvis)")
+    pelvis_height_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when the pelvis height shifts")
+    patience: int = _f(1, lo=1, doc="consecutive violating evaluations before a 'stop' bound ends the run")
+
+
 @dataclass
 class RLConfig:
     algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"))
@@ -134,6 +160,9 @@ class RLConfig:
     adv_clip: float = _f(5.0, lo=0.0)
     tracker_buffer: int = _f(32, lo=1)
     tracker_min_count: int = _f(16, lo=1)
+    adv_std_floor: dict = _f({}, doc="reward name -> minimum std (reward units) in the per-music advantage "
+                                     "normalisation; smaller within-music differences count as noise "
+                                     "(rl/advantages.py); {} = none, as the paper")
     clip_range: float = _f(0.2, lo=0.0)
     inner_epochs: int = _f(1, lo=1)
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
@@ -146,6 +175,8 @@ class RLConfig:
     base_checkpoint: str = _f("", doc="model to fine-tune: any model source (file, RLFT checkpoint, run/trial/sweep "
                                       "directory); '' = the cached demo base model, built if missing")
     eval_every: int = _f(0, lo=0, doc="held-out evaluation (eval.*) every N iterations; 0 = only at the end")
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig,
+                                         metadata={"doc": "held-out metric bounds relative to the base model"})
 
 
 @dataclass
@@ -317,6 +348,12 @@ def config_from_dict(raw: dict) -> Config:
             setattr(cfg.model, k, v)
     if cfg.model.latent_dim % cfg.model.num_heads:
         raise UserError(f"config key 'model.num_heads': {cfg.model.num_heads} must divide model.latent_dim={cfg.model.latent_dim}")
+    rewards = [f.name for f in dataclasses.fields(RewardsConfig)]
+    for name, floor in cfg.rl.adv_std_floor.items():
+        if name not in rewards:
+            raise UserError(f"config key 'rl.adv_std_floor.{name}': not a reward; use one of {', '.join(rewards)}")
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not floor >= 0:
+            raise UserError(f"config key 'rl.adv_std_floor.{name}': expected a number >= 0, got {floor!r}")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

@@ -144,12 +144,14 @@ def test_antifreeze_hand_values():
     glide = trans.copy()
     glide[0, :, 0] += 0.5 * np.arange(30) / 30  # every joint moves at 0.5 m/s, no acceleration
     r = antifreeze(MotionBatch(poses, glide))
-    assert r["per_sample"][0] == pytest.approx(0.5 ** 2 / 2, rel=1e-4)  # (24 · v²) / 48
+    assert r["per_sample"][0] == pytest.approx(0.5 ** 2, rel=1e-4)  # default "kinetic": (24 · v²) / 24
+    r = antifreeze(MotionBatch(poses, glide), terms="both")
+    assert r["per_sample"][0] == pytest.approx(0.5 ** 2 / 2, rel=1e-4)  # Skeleton2Stage: (24 · v² + 0) / 48
     bob = trans.copy()
     bob[0, :, 2] += 0.2 * np.sin(np.arange(30))  # vertical root motion is removed before scoring
     assert antifreeze(MotionBatch(poses, bob))["per_sample"][0] == pytest.approx(0.0, abs=1e-6)
     # with the fairmotion quirk a still body "expends" ‖p‖·fps·(fps−1) per joint (root z zeroed)
-    quirk = antifreeze(MotionBatch(poses, trans), fairmotion_quirk=True)["per_sample"][0]
+    quirk = antifreeze(MotionBatch(poses, trans), fairmotion_quirk=True, terms="both")["per_sample"][0]
     j = joints_np(poses[0, :1], trans[0, :1])[0]
     j[:, 2] -= trans[0, 0, 2]
     assert quirk == pytest.approx(np.linalg.norm(j, axis=-1).sum() * 30 * 29 / 48, rel=1e-4)

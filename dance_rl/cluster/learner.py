@@ -33,7 +33,7 @@ class LearnerWorker:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=rl["lr"], weight_decay=rl["weight_decay"])
         self.schedule = NoiseSchedule(diffusion["timesteps"])
         self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl["tracker_buffer"],
-                                            rl["tracker_min_count"], rl["adv_clip"])
+                                            rl["tracker_min_count"], rl["adv_clip"], rl.get("adv_std_floor"))
         self.version = 0
 
     # -- weights ---------------------------------------------------------------------------------------------------

@@ -36,9 +36,12 @@ def sample_row(poses: np.ndarray, trans: np.ndarray, beats_60: np.ndarray | None
     """Every per-sample metric of one generated motion ((T,24,3) axis-angle, (T,3) z-up root) + its AIST++ features."""
     from dance_rl.motion.io import Motion
 
+    from dance_rl.motion.fk import joints_np
+
     row = motion_metrics(Motion(poses=np.asarray(poses, np.float32), trans=np.asarray(trans, np.float32), fps=30.0),
                          opts, beats_60)
-    row.update(posture_stats(np.asarray(poses)[:opts.max_frames], np.asarray(trans)[:opts.max_frames]))
+    n = opts.max_frames
+    row.update(posture_stats(joints_np(np.asarray(poses, np.float64)[:n], np.asarray(trans, np.float64)[:n])))
     return row
 
 

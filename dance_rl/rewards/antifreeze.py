@@ -1,6 +1,7 @@
 """Anti-freezing reward (Skeleton2Stage `compute_k`, edge_and_skeleton2stage.md §2.5; kinetic features metrics.md §2).
 
-r_anti = (1/48) Σ_{j=1..24} [average_energy_expenditure(j) + average_kinetic_energy(j)]
+Skeleton2Stage: r_anti = (1/48) Σ_{j=1..24} [average_energy_expenditure(j) + average_kinetic_energy(j)]
+(``terms="both"``); dance_rl's default keeps the kinetic-energy half, (1/24) Σ_j average_kinetic_energy(j) (see below),
 
 computed on FK joint positions with the **vertical root translation removed** (trans z = 0, "knovertical"), so
 bobbing the whole body up and down earns nothing; only moving limbs and travelling do. Definitions follow the
@@ -15,11 +16,21 @@ fairmotion writes v1 as ``p[k] - p[k-1] / dt`` (operator precedence). Whether th
 unconfirmed; with it, "acceleration" ≈ (fps² - fps)·p, i.e. proportional to the joints' distance from the world
 origin, so the reward would pay for standing far from the origin rather than for moving. We therefore default to the
 correct expression and keep the quirk behind ``fairmotion_quirk=True`` (e.g. to reproduce published feature values).
+
+``terms``: "kinetic" (default) scores kinetic energy alone; "both" is Skeleton2Stage's sum. Why: energy expenditure is
+a mean acceleration norm, and acceleration amplifies frame-to-frame noise by fps² (900x at 30 fps), so on a noisy
+sample it measures jitter, not dancing. `python scripts/measure_reward_response.py` (demo mocap, median of 6 clips):
+a 36 % slow-down (corruption ``damp``) at the base model's motion level (motion magnitude 0.12 → 0.08, like issue
+13's base → crouch 0.14 → 0.09) lowers "both" to 0.61x on clean clips but only to 0.77x / 0.95x with 0.005 / 0.02 rad
+of rotation jitter, while kinetic energy falls to 0.40x / 0.41x / 0.51x. Under per-music normalisation "both"
+therefore ranks a jittery, slower sample above a smooth, livelier one; kinetic energy ranks them by how much the
+body moves.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from dance_rl.errors import UserError
 from dance_rl.rewards.batch import MotionBatch, vnorm
 
 SLIDING_WINDOW = 2
@@ -63,14 +74,20 @@ def kinetic_terms(positions: np.ndarray, fps: float, window: int = SLIDING_WINDO
 
 
 def antifreeze(batch: MotionBatch, window: int = SLIDING_WINDOW, fairmotion_quirk: bool = False,
-               zero_vertical_root: bool = True) -> dict:
-    """Mean over the 24 joints of (kinetic energy + energy expenditure); higher = more motion."""
+               zero_vertical_root: bool = True, terms: str = "kinetic") -> dict:
+    """Mean over the 24 joints of kinetic energy ("kinetic") or of kinetic energy + energy expenditure ("both",
+    Skeleton2Stage's (1/48)·Σ); higher = more motion."""
+    if terms not in ("kinetic", "both"):
+        raise UserError(f"antifreeze terms={terms!r}: unknown; use 'kinetic' (default) or 'both' (Skeleton2Stage)")
     joints = batch.joints
     if zero_vertical_root:  # FK is linear in trans: zeroing trans z lowers every joint by the root height
         joints = joints.copy()
         joints[..., 2] -= batch.trans[:, :, None, 2].astype(np.float64)
     kinetic, expenditure = kinetic_terms(joints, batch.fps, window, fairmotion_quirk)
-    per_sample = (kinetic + expenditure).sum(axis=1) / (2 * joints.shape[2])
+    if terms == "both":
+        per_sample = (kinetic + expenditure).sum(axis=1) / (2 * joints.shape[2])
+    else:
+        per_sample = kinetic.mean(axis=1)
     return {
         "per_sample": per_sample,
         "per_frame": None,

@@ -13,13 +13,15 @@ the defect should fall monotonically with severity.
 | jitter          | rad           | i.i.d. Gaussian rotation noise on every joint, every frame               |
 | freeze          | fraction      | the last `severity` fraction of the clip holds one pose (and position)   |
 | self_penetrate  | rad           | both upper arms rotated towards the body midline (into the torso)         |
+| damp            | fraction      | every joint's frame-to-frame rotation and the root's horizontal velocity  |
+|                 |               | scaled by (1 − severity): the same dance, done with less motion           |
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from dance_rl.motion.rotations import axis_angle_to_quat, quat_mul, quat_to_axis_angle
+from dance_rl.motion.rotations import axis_angle_to_quat, quat_conj, quat_mul, quat_to_axis_angle
 
 L_SHOULDER, R_SHOULDER = 16, 17
 
@@ -87,6 +89,23 @@ def self_penetrate(poses, trans, fps: float, severity: float):
     return poses, trans
 
 
+def damp(poses, trans, fps: float, severity: float):
+    """Scale each joint's rotation from one frame to the next by k = 1 − ``severity`` (re-integrated from frame 0, so
+    the result stays continuous) and the root's horizontal travel by k; root height is kept. Motion magnitude scales by
+    about k (issue 13's base → crouch drop 0.14 → 0.09 is k ≈ 0.64)."""
+    poses, trans = _copy(poses, trans)
+    k = 1.0 - float(np.clip(severity, 0.0, 1.0))
+    q = axis_angle_to_quat(torch.from_numpy(poses.astype(np.float64)))  # (..., T, 24, 4)
+    step = quat_to_axis_angle(quat_mul(quat_conj(q[..., :-1, :, :]), q[..., 1:, :, :])) * k
+    step_q = axis_angle_to_quat(step)
+    out = [q[..., 0, :, :]]
+    for i in range(step_q.shape[-3]):
+        out.append(quat_mul(out[-1], step_q[..., i, :, :]))
+    poses = quat_to_axis_angle(torch.stack(out, dim=-3)).numpy().astype(np.float32)
+    trans[..., :2] = trans[..., :1, :2] + k * (trans[..., :2] - trans[..., :1, :2])
+    return poses, trans
+
+
 CORRUPTIONS = {
     "slide": slide,
     "float": float_,
@@ -94,6 +113,7 @@ CORRUPTIONS = {
     "jitter": jitter,
     "freeze": freeze,
     "self_penetrate": self_penetrate,
+    "damp": damp,
 }
 
 

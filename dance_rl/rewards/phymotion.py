@@ -13,15 +13,21 @@ Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
 Foot bodies are the FK joints (7 L ankle, 10 L toe, 8 R ankle, 11 R toe): the simulator's body frames sit on the
 joints, so this equals the release's body positions without a MuJoCo pass.
 
-Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``contact_height`` / ``contact_speed`` (the release's
-0.02 m / 0.05 m/s contact test; on the DeepMimic demo clips planted toes move 0.07-0.3 m/s, so with the release
-values almost no contact is ever detected and balance reads "no support"), ``nthread`` (simulator threads).
+Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision`` (see below),
+``contact_height`` / ``contact_speed`` (the release's 0.02 m / 0.05 m/s contact test; on the DeepMimic demo clips
+planted toes move 0.07-0.3 m/s, so with the release values almost no contact is ever detected and balance reads
+"no support"), ``nthread`` (simulator threads).
 
 Deviations from the release:
 * ``floor="ground"`` (default) measures foot heights from the world plane z = 0; the release's ``"min_foot"`` (lowest
   foot body over the clip = 0) makes penetration zero by construction and floating/sinking invisible.
 * Self-collision "percent" comes from simulator capsule contacts between non-adjacent bodies, not mesh triangles:
   pct_t = 100 · Σ penetration depth / ``SELF_PEN_DEPTH_REF`` (see `physics_probe.py`).
+* Self-collision violation is graded beyond the release's "severe" 20 % (``self_collision="graded"``, default):
+  x/(x + 18) with x = max(pct − 2, 0) has the release ramp's slope 1/18 at the 2 % baseline, reads 0.5 at 20 % and
+  keeps falling after it (0.75 at 56 %, 0.86 at 110 %), where the release's clip((pct − 2)/18, 0, 1) is flat at 1:
+  on the demo mocap with arms pushed into the torso (corruptions.self_penetrate) pct reaches 20-120, so the release
+  term gave no signal across most of that range. ``self_collision="release"`` restores the clipped ramp.
 * Foot floating skips frames whose root moves < 1 mm/frame (the release's v1 ``delta_ts``; v3 has no gate): there
   ρ = ‖v_foot − v_root‖/‖v_root‖ divides by ~0, and a dancer standing still would be flagged on every frame.
 * Without a simulator (``use_sim=False`` or dance_rl.sim missing) the centre of mass, torques and root force come from
@@ -69,7 +75,18 @@ def _backward_speed(x: np.ndarray, fps: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------- kinematic
-def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarray | None = None) -> dict:
+def self_collision_violation(pct: np.ndarray, mode: str = "graded") -> np.ndarray:
+    """Self-collision percent (B,) → violation in [0, 1]; see the module doc for "graded" vs "release"."""
+    x = np.maximum(np.asarray(pct, dtype=np.float64) - SELF_COLLISION_BASE, 0.0)
+    if mode == "graded":
+        return x / (x + SELF_COLLISION_SPAN)
+    if mode == "release":
+        return _clip01(x / SELF_COLLISION_SPAN)
+    raise UserError(f"phymotion self_collision={mode!r}: unknown; use 'graded' or 'release'")
+
+
+def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarray | None = None,
+                    self_collision: str = "graded") -> dict:
     """joints (B,T,J,3) → {"score": (B,), sub-terms (B,)}; self_collision_pct (B,T) percent or None (→ 0)."""
     dt = 1.0 / fps
     vel = np.gradient(joints, dt, axis=1)
@@ -83,7 +100,7 @@ def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarr
         jitter = np.zeros(joints.shape[0])
     v_jitter = _clip01((jitter - JITTER_BASE) / JITTER_SPAN)
     pct = np.zeros(joints.shape[0]) if self_collision_pct is None else np.asarray(self_collision_pct).mean(axis=1)
-    v_self = _clip01((pct - SELF_COLLISION_BASE) / SELF_COLLISION_SPAN)
+    v_self = self_collision_violation(pct, self_collision)
     lengths = np.stack([vnorm(joints[:, :, a] - joints[:, :, b]) for a, b in LIMBS], axis=-1)
     v_limb = np.minimum(10.0 * lengths.std(axis=1) / (lengths.mean(axis=1) + 1e-6), 1.0).mean(axis=-1)
     total = (v_limb + v_vel + v_jitter + v_self) / 4.0
@@ -207,12 +224,12 @@ def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: flo
 # ------------------------------------------------------------------------------------------------------------- reward
 def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
                     contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED,
-                    nthread: int = 1) -> tuple[dict, dict]:
+                    nthread: int = 1, self_collision: str = "graded") -> tuple[dict, dict]:
     """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
     def score(joints: np.ndarray, probe) -> tuple[dict, dict]:
         """Axes and diagnostics of the clips of ``joints`` (b,T,J,3); ``probe``: their PhysicsProbe, or None."""
         com = probe.com if probe is not None else v1_com(joints)
-        kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct)
+        kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct, self_collision)
         con = contact_score(joints, com, batch.fps, floor, ground, contact_height, contact_speed)
         if probe is not None:
             dyn = dynamic_score(probe.torque, probe.joint_velocity, probe.torque_limit, probe.root_force,
@@ -250,7 +267,8 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
         rest_axes, rest_diag = score(batch.joints[done:], probe.clips(slice(done, None)))
         return ({k: np.concatenate([v, rest_axes[k]]) for k, v in axes.items()},
                 {k: np.concatenate([v, rest_diag[k]]) for k, v in diag.items()})
-    return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed), compute)
+    self_collision_violation(np.zeros(1), self_collision)  # a bad mode fails before any simulator work
+    return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed, self_collision), compute)
 
 
 def phymotion(batch: MotionBatch, **params) -> dict:

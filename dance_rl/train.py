@@ -11,6 +11,7 @@ rl.render_every > 0 a rendered fixed-seed clip ``clips/iter_N.mp4`` (and a frame
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -76,8 +77,8 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     from dance_rl.cluster.placement import decide_config
     from dance_rl.cluster.run import RLRun, init_ray
     from dance_rl.compare import build_heldout
-    from dance_rl.diffusion.checkpoint import latest_run_checkpoint, load_run_checkpoint
-    from dance_rl.rlft import iterate
+    from dance_rl.diffusion.checkpoint import BEST_CKPT_NAME, latest_run_checkpoint, load_run_checkpoint
+    from dance_rl.rlft import iterate, make_guard
 
     ckpt_dir = out / "checkpoints"
     last = latest_run_checkpoint(ckpt_dir)
@@ -98,12 +99,13 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     record = ckpt.get("heldout") if ckpt is not None else None
     if ckpt is not None:
         log(f"resumed from {last} at iteration {start}")
+    guard = make_guard(cfg, ckpt.get("guardrails") if ckpt is not None else None)
     writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
     clip = held.clips[0]
     metrics: dict = {}
     try:
         t0 = time.perf_counter()
-        for step in iterate(run, cfg, start, cfg.rl.iterations, held):
+        for step in iterate(run, cfg, start, cfg.rl.iterations, held, guard):
             metrics, it = step.metrics, step.iteration
             for k, v in metrics.items():
                 writer.add_scalar(k, v, it)
@@ -114,8 +116,15 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
             if step.heldout is not None:
                 record = step.heldout
                 log("  held-out vs base: " + heldout_line(record))
-            if step.checkpoint:
-                run.save(ckpt_dir, it, heldout=record)
+                for note in step.notes:
+                    log(f"  guardrail: {note}")
+            if step.checkpoint or step.new_best or step.stop:
+                path = run.save(ckpt_dir, it, heldout=record, guardrails=guard and guard.state_dict())
+                if step.new_best:  # the best evaluation within the guardrails: what the run directory resolves to
+                    shutil.copyfile(path, ckpt_dir / BEST_CKPT_NAME)
+            if step.stop:
+                log(f"guardrails stopped the run at iteration {it}; best within the guardrails: "
+                    f"{guard.best_iteration if guard.best_iteration is not None else 'none (keep the base model)'}")
             if cfg.rl.render_every and (it % cfg.rl.render_every == 0 or step.final):
                 log(f"rendered {render_clip(run, clip.music[None], [clip.key], out, it, writer)}")
         writer.flush()

@@ -96,18 +96,6 @@ def unfinished_trials(results, cfg: Config) -> int:
     return running + max(0, expected_trials(cfg) - len(trials))
 
 
-def objective(weights: dict, metrics: dict) -> float:
-    """sum(weight * metric); NaN before the first held-out evaluation. A key no evaluation reports is an error (a
-    typo or a metric that is not computed must not silently count as 0)."""
-    if not any(k.startswith(("eval/", "vs_base/")) for k in metrics):
-        return float("nan")
-    missing = [k for k in weights if k not in metrics]
-    if missing:
-        raise UserError(f"tune.objective: metric {missing[0]!r} is not reported (see eval/* and vs_base/* in "
-                        "TensorBoard); fix the key")
-    return float(sum(w * float(metrics[k]) for k, w in weights.items()))
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # The trainable
 
@@ -120,24 +108,28 @@ def rlft_trainable(config: dict, base=None, conditions=None, held=None):
 
     from dance_rl.cluster.run import RLRun
     from dance_rl.diffusion.checkpoint import TRIAL_CKPT_FILE, load_run_checkpoint
-    from dance_rl.rlft import iterate
+    from dance_rl.rlft import iterate, make_guard
 
     cfg = trial_config(config["base"], {k: v for k, v in config.items() if k != "base"})
     run = RLRun(cfg, base, conditions[0], conditions[1])
-    start, record = 0, None
+    start, record, state = 0, None, None
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
             state = load_run_checkpoint(Path(d) / TRIAL_CKPT_FILE)
             start, record = run.restore(state), state.get("heldout")
+    guard = make_guard(cfg, state and state.get("guardrails"))
     try:
-        for step in iterate(run, cfg, start, cfg.tune.iterations or cfg.rl.iterations, held):
+        for step in iterate(run, cfg, start, cfg.tune.iterations or cfg.rl.iterations, held, guard):
             metrics = step.metrics
-            record = step.heldout or record
-            metrics["objective"] = objective(cfg.tune.objective, metrics)
-            if step.checkpoint:
+            metrics.setdefault("objective", float("nan"))
+            # Trials checkpoint at each held-out evaluation (every rl.eval_every and the last iteration), so every
+            # checkpoint has a fresh objective and Tune keeps the best ones within the guardrails.
+            if step.heldout is not None or step.stop:
+                record = step.heldout or record
                 with tempfile.TemporaryDirectory() as d:
-                    os.replace(run.save(Path(d), step.iteration, heldout=record), Path(d) / TRIAL_CKPT_FILE)
+                    os.replace(run.save(Path(d), step.iteration, heldout=record,
+                                        guardrails=guard and guard.state_dict()), Path(d) / TRIAL_CKPT_FILE)
                     (Path(d) / "heldout.json").write_text(json.dumps(record, default=_json_default))
                     tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
             else:
@@ -200,7 +192,9 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
                                         num_samples=cfg.tune.num_samples,
                                         max_concurrent_trials=cfg.tune.max_concurrent_trials or None),
             run_config=tune.RunConfig(name=cfg.tune.name, storage_path=storage_path,
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                                      checkpoint_config=tune.CheckpointConfig(
+                                          num_to_keep=2, checkpoint_score_attribute="objective",
+                                          checkpoint_score_order=cfg.tune.mode),
                                       failure_config=tune.FailureConfig(max_failures=1)),
         )
     t0 = time.perf_counter()

@@ -29,7 +29,8 @@ def trial_rows(results, cfg) -> list[dict]:
         tcfg = trial_config(r.config["base"], params) if r.config and "base" in r.config else cfg
         m = dict(r.metrics or {})
         name = Path(r.path).name if r.path else "?"
-        ckpt = r.checkpoint.path if r.checkpoint else None
+        best = _best_checkpoint(r, cfg.tune.mode)
+        ckpt = best.path if best else None
         record = None
         if ckpt and (Path(ckpt) / "heldout.json").is_file():
             record = json.loads((Path(ckpt) / "heldout.json").read_text())
@@ -40,6 +41,14 @@ def trial_rows(results, cfg) -> list[dict]:
                      "guardrails_ok": bool(guard.get("ok", True)), "guardrails": guard.get("messages", []),
                      "objective": m.get("objective"), "training": {k: m.get(k) for k in TRAINING}})
     return rows
+
+
+def _best_checkpoint(result, mode: str):
+    """The trial's checkpoint with the best (guardrail-penalised) objective; the latest one when none is scored."""
+    try:
+        return result.get_best_checkpoint("objective", mode) or result.checkpoint
+    except (RuntimeError, ValueError, KeyError):
+        return result.checkpoint
 
 
 def pick_best(rows: list[dict], mode: str) -> dict | None:

@@ -7,8 +7,10 @@ Sources it accepts (files are read with ``torch.load(weights_only=True)``):
   (self-contained fine-tuned model, with its ``card``);
 - an EDGE checkpoint (``ema_state_dict``, ``model_state_dict``, pickled ``normalizer``);
 - an RLFT run checkpoint (``kind`` = :data:`RLFT_KIND`, ``runs/X/checkpoints/iter_N.pt`` or a Tune trial's ``run.pt``);
-- a run directory (its latest ``checkpoints/iter_N.pt``), a Tune trial directory (its latest ``checkpoint_*/run.pt``)
-  and a sweep directory (its ``best_model.pt``, else the best trial named in ``report.json``).
+- a run directory (its ``checkpoints/best.pt``, the best held-out evaluation within the guardrails, else its latest
+  ``checkpoints/iter_N.pt``), a Tune trial directory (its latest ``checkpoint_*/run.pt``; Tune keeps the best ones by
+  the guardrail-penalised objective) and a sweep directory (its ``best_model.pt``, else the best trial named in
+  ``report.json``).
 
 Every model comes with a *card*: a JSON-able dict saying what it is (kind, architecture, sampling settings, data,
 reward weights and algorithm for fine-tuned models, held-out metrics when measured) and what it was made from
@@ -30,6 +32,7 @@ from dance_rl.motion.representation import Normalizer
 FORMAT = "dance_rl.diffusion.v1"
 RLFT_KIND = "dance_rl.rlft"
 RUN_CKPT_NAME = "iter_{:05d}.pt"      # runs/X/checkpoints/iter_N.pt
+BEST_CKPT_NAME = "best.pt"            # runs/X/checkpoints/best.pt: the best held-out evaluation within the guardrails
 TRIAL_CKPT_FILE = "run.pt"            # <trial>/checkpoint_*/run.pt
 SWEEP_MODEL_FILE = "best_model.pt"    # <sweep>/best_model.pt, written by the sweep report
 DEMO_CHECKPOINT_VERSION = 1  # bump when the demo recipe changes: part of the cached file name
@@ -99,6 +102,10 @@ def resolve_source(source) -> Path:
         raise UserError(f"model '{source}': not found; pass a checkpoint file or a run, trial or sweep directory")
     if (p / SWEEP_MODEL_FILE).is_file():
         return p / SWEEP_MODEL_FILE
+    if (p / TRIAL_CKPT_FILE).is_file():  # one Tune checkpoint folder (checkpoint_00000N)
+        return p / TRIAL_CKPT_FILE
+    if (p / "checkpoints" / BEST_CKPT_NAME).is_file():
+        return p / "checkpoints" / BEST_CKPT_NAME
     run_ckpts = sorted((p / "checkpoints").glob("iter_*.pt"))
     if run_ckpts:
         return run_ckpts[-1]

@@ -257,6 +257,8 @@ def _check_value(key: str, f: dataclasses.Field, tp, value):
             raise UserError(f"config key '{key}': expected a number, got {value!r}")
         value = float(value)
     elif tp is str:
+        if isinstance(value, bool) and "off" in (f.metadata.get("choices") or ()):
+            value = "on" if value else "off"  # YAML 1.1 reads off/no as false (precision: off)
         if not isinstance(value, str):
             raise UserError(f"config key '{key}': expected a string, got {value!r}")
     elif tp is dict:

@@ -57,6 +57,9 @@ def pretrain_distributed(cfg, out: str | Path, *, resume: bool = False, log_dir:
                         f"--num-workers (the global batch is preserved)")
     if p.use_gpu and p.device == "cpu":
         raise UserError("--use-gpu with --device cpu: pick one (Ray Train gives each worker its own GPU)")
+    if p.device.startswith("cuda") and not p.use_gpu:
+        raise UserError(f"--device {p.device} with --num-workers {n}: add --use-gpu (Ray Train assigns one GPU per "
+                        "worker; --device picks the single-process device)")
     initial = None
     if resume and out.is_file():
         initial = load_checkpoint(out)

@@ -161,3 +161,24 @@ def test_pretrain_runs_under_bf16_autocast(tmp_path):
     assert np.isfinite(loss_bf16) and abs(loss_bf16 - loss_off) < 0.05 * loss_off  # same batches, same noise
     assert all(v.dtype == torch.float32 for v in ck_bf16["model"].values() if v.is_floating_point())
     assert any(not torch.equal(ck_off["model"][k], ck_bf16["model"][k]) for k in ck_off["model"])  # bf16 was used
+
+
+def test_grad_scaler_path_unscales_before_clipping():
+    """fp16's GradScaler path (CUDA-only in real runs) exercised on the CPU: with the scaler enabled, the gradient
+    norm the learner clips and reports is the unscaled one, and the update equals the unscaled update."""
+    model, cond = tiny_model(), torch.randn(4, 30, 35, generator=torch.Generator().manual_seed(2))
+    res = _sample(model, "off", cond, steps=4)
+    rollout = Rollout(keys=["a", "a", "b", "b"], cond=cond, latents=res.latents, timesteps=res.timesteps,
+                      next_timesteps=res.next_timesteps, log_probs=res.log_probs,
+                      guidance_weights=res.guidance_weights, version=0)
+    adv = torch.randn(4, 30, generator=torch.Generator().manual_seed(3))
+    out = {}
+    for scaled in (False, True):
+        m = tiny_model()
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 12, enabled=True) if scaled else None
+        stats = policy_update(m, NoiseSchedule(1000), opt, rollout, adv, scaler=scaler, grad_clip=1e-3)
+        out[scaled] = (stats["grad_norm"], [p.detach().clone() for p in m.parameters()])
+    assert out[True][0] == pytest.approx(out[False][0], rel=1e-4)
+    for a, b in zip(out[True][1], out[False][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)

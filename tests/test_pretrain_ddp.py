@@ -95,11 +95,18 @@ def test_two_gloo_workers_match_one_worker_and_survive_a_killed_worker(tmp_path,
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())  # rank 0 logged
 
 
-def test_batch_must_split_over_workers(tmp_path):
+def test_batch_must_split_over_workers(tmp_path, capsys):
+    from dance_rl import pretrain as pretrain_cli
     from dance_rl.cluster.pretrain_ray import pretrain_distributed
-    from dance_rl.errors import UserError
+    from dance_rl.errors import UserError, cli_main
 
     cfg = load_config(None, TINY + ["pretrain.num_workers=3"])
     with pytest.raises(UserError, match="batch_size"):
         pretrain_distributed(cfg, tmp_path / "x.pt", steps=2, dataset=RandomWindows())
     assert not (tmp_path / "x.pt").exists()
+    out = str(tmp_path / "y.pt")
+    assert cli_main(pretrain_cli.main, ["--out", out, "--num-workers", "3"]) == 2  # default batch 32
+    assert cli_main(pretrain_cli.main, ["--out", out, "--num-workers", "2", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--num-workers" in err[0] and "--use-gpu" in err[1]
+    assert not (tmp_path / "y.pt").exists()

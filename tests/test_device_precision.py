@@ -182,3 +182,25 @@ def test_grad_scaler_path_unscales_before_clipping():
     assert out[True][0] == pytest.approx(out[False][0], rel=1e-4)
     for a, b in zip(out[True][1], out[False][1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_sampler_actor_samples_under_the_configured_precision():
+    from dance_rl.cluster.common import state_to_numpy
+    from dance_rl.cluster.sampler_actor import SamplerWorker
+
+    model = tiny_model()
+    norm = Normalizer(-torch.ones(151), torch.ones(151)).state_dict()
+    weights = (0, state_to_numpy(model.state_dict()))
+    cond = torch.randn(2, 30, 35, generator=torch.Generator().manual_seed(4)).numpy()
+    out = {}
+    for prec in ("off", "bf16"):
+        w = SamplerWorker(model.spec.to_dict(), norm, steps=4, eta=1.0, guidance_weight=2.0, device="cpu",
+                          precision=prec)
+        assert w.precision == prec and w.device.type == "cpu"
+        out[prec] = w.sample(0, 0, cond, ["a", "b"], 2, weights)[1]
+    assert out["bf16"].log_probs.dtype == torch.float32
+    assert not torch.equal(out["off"].latents, out["bf16"].latents)  # bf16 really ran
+    assert (out["off"].latents - out["bf16"].latents).abs().max() < 0.1
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="cluster.device"):
+            SamplerWorker(model.spec.to_dict(), norm, steps=4, eta=1.0, guidance_weight=2.0, device="cuda")

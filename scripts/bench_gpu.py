@@ -1,6 +1,7 @@
 """The GPU path in one run (≤ 5 min on one GPU): sampler, learner, pretraining and DanceDecoder vs EDGE's module.
 
-    python scripts/bench_gpu.py [--device auto] [--small] [--edge-src DIR] [--no-ddp] [--no-edge-module]
+    python scripts/bench_gpu.py [--device auto] [--small] [--parts sampler,learner,pretrain,edge] [--edge-src DIR]
+                                [--no-ddp]
 
 Prints, on the chosen device (auto = CUDA when present; on a CPU machine the small version runs by itself):
 1. sampler frames/s, demo and EDGE presets, fp32 vs bf16 autocast, CFG on (w = 2), chains and log-probs stored;
@@ -51,6 +52,20 @@ def best_time(fn, device, repeats: int) -> float:
         sync(device)
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def interleaved_best(fa, fb, device, repeats: int) -> tuple[float, float]:
+    """Best times of two calls measured alternately, so load changes on a shared machine hit both alike."""
+    ta, tb = [], []
+    fa(), fb()
+    for _ in range(repeats):
+        for f, acc in ((fa, ta), (fb, tb)):
+            sync(device)
+            t0 = time.perf_counter()
+            f()
+            sync(device)
+            acc.append(time.perf_counter() - t0)
+    return min(ta), min(tb)
 
 
 def make_model(preset: str, device, seq_len: int = 150) -> DanceDecoder:
@@ -196,7 +211,9 @@ def bench_pretrain(device, preset: str, batch: int, steps: int, workers: int, us
 # -- 4. DanceDecoder vs EDGE's module ---------------------------------------------------------------------------------
 def fetch_edge(dest: Path, src: str | None) -> Path:
     """EDGE's model package in dest/model (copied from --edge-src, else downloaded at the pinned commit)."""
-    (dest / "model").mkdir(parents=True)
+    if (dest / "model" / "model.py").is_file():
+        return dest
+    (dest / "model").mkdir(parents=True, exist_ok=True)
     (dest / "model" / "__init__.py").write_text("")
     for rel in EDGE_FILES:
         if src:
@@ -227,8 +244,7 @@ def bench_vs_edge(device, preset: str, batch: int, repeats: int, edge_src: str |
     rows = []
     for name, fn in (("forward", lambda m: m(x, cond, t)), ("guided w=2", lambda m: m.guided_forward(x, cond, t, 2.0))):
         with torch.inference_mode():
-            a = best_time(lambda: fn(ours), device, repeats)
-            b = best_time(lambda: fn(theirs), device, repeats)
+            a, b = interleaved_best(lambda: fn(ours), lambda: fn(theirs), device, repeats)
         rows.append({"preset": preset, "call": name, "batch": batch, "ours_ms": 1e3 * a, "edge_ms": 1e3 * b,
                      "params_ours_M": count_parameters(ours) / 1e6, "params_edge_M": count_parameters(theirs) / 1e6})
         print(f"edge     {preset:5s} {name:10s} batch {batch:3d}: DanceDecoder {1e3 * a:8.2f} ms, EDGE {1e3 * b:8.2f} ms "
@@ -243,7 +259,8 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="the CPU-sized version (default on a CPU)")
     ap.add_argument("--edge-src", default=None, help="local EDGE checkout (folder with model/model.py)")
     ap.add_argument("--no-ddp", action="store_true", help="skip the Ray Train run")
-    ap.add_argument("--no-edge-module", action="store_true", help="skip the comparison with EDGE's module")
+    ap.add_argument("--parts", default="sampler,learner,pretrain,edge", help="comma-separated subset to run")
+    ap.add_argument("--repeats", type=int, default=0, help="timed repeats (0 = the version's default)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     args = ap.parse_args()
     device = resolve_device(args.device)
@@ -258,22 +275,29 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        parts, r = set(args.parts.split(",")), args.repeats
         if small:
-            bench_sampler(device, ["demo"], 8, 10, ["off", low], 2)
-            bench_sampler(device, ["edge"], 2, 2, ["off"], 1)  # bf16 on a CPU without AMX: ~12× slower
-            bench_learner(device, "demo", 8, [10, 50], [0, 2], "off")
-            bench_pretrain(device, "demo", 8, 30, 1 if args.no_ddp else 2, False, tmp)
-            if not args.no_edge_module:
-                bench_vs_edge(device, "demo", 8, 5, args.edge_src, tmp)
-                bench_vs_edge(device, "edge", 2, 2, args.edge_src, tmp)
+            if "sampler" in parts:
+                bench_sampler(device, ["demo"], 8, 10, ["off", low], r or 2)
+                bench_sampler(device, ["edge"], 2, 2, ["off"], r or 1)  # bf16 on a CPU without AMX: ~12× slower
+            if "learner" in parts:
+                bench_learner(device, "demo", 8, [10, 50], [0, 2], "off")
+            if "pretrain" in parts:
+                bench_pretrain(device, "demo", 8, 30, 1 if args.no_ddp else 2, False, tmp)
+            if "edge" in parts:
+                bench_vs_edge(device, "demo", 8, r or 5, args.edge_src, tmp)
+                bench_vs_edge(device, "edge", 2, r or 2, args.edge_src, tmp)
         else:
-            n_gpu = torch.cuda.device_count()
-            bench_sampler(device, ["demo", "edge"], 64, 50, ["off", "bf16"], 3)
-            bench_learner(device, "edge", 16, [10, 50], [0, 4], resolve_precision("auto", device))
-            bench_learner(device, "edge", 64, [50], [0, 16], resolve_precision("auto", device))  # EDGE-size batch
-            bench_pretrain(device, "edge", 64, 60, 1 if args.no_ddp else n_gpu, n_gpu > 1, tmp)
-            if not args.no_edge_module:
-                bench_vs_edge(device, "edge", 64, 10, args.edge_src, tmp)
+            n_gpu, auto = torch.cuda.device_count(), resolve_precision("auto", device)
+            if "sampler" in parts:
+                bench_sampler(device, ["demo", "edge"], 64, 50, ["off", "bf16"], r or 3)
+            if "learner" in parts:
+                bench_learner(device, "edge", 16, [10, 50], [0, 4], auto)
+                bench_learner(device, "edge", 64, [50], [0, 16], auto)  # EDGE-size batch, micro-batched
+            if "pretrain" in parts:
+                bench_pretrain(device, "edge", 64, 60, 1 if args.no_ddp else n_gpu, n_gpu > 1, tmp)
+            if "edge" in parts:
+                bench_vs_edge(device, "edge", 64, r or 10, args.edge_src, tmp)
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -4,7 +4,8 @@
 
 Each worker runs the loop below on its slice of every *global* batch (pretrain.batch_size, split evenly): batch
 indices and diffusion randomness come from (seed, step) (diffusion/trainer.py), and DDP averages the gradients, so N
-workers follow the single-worker run up to float summation order. Rank 0 alone keeps the EMA, writes TensorBoard and
+workers follow the single-worker run up to float summation order (and dropout masks, which each worker draws for its
+own rows; the demo preset has no dropout). Rank 0 alone keeps the EMA, writes TensorBoard and
 saves checkpoints (our weights_only format, ``model.pt`` inside a ``ray.train.Checkpoint``); all ranks report at the
 same steps. When a worker dies, Ray Train (``FailureConfig``) restarts the group from the latest checkpoint; the
 step-seeded batches make the resumed run continue exactly where the checkpoint was taken.

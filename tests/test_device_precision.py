@@ -204,3 +204,15 @@ def test_sampler_actor_samples_under_the_configured_precision():
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="cluster.device"):
             SamplerWorker(model.spec.to_dict(), norm, steps=4, eta=1.0, guidance_weight=2.0, device="cuda")
+
+
+def test_generate_runs_with_device_cpu_and_bf16(tmp_path):
+    ck, song = tmp_path / "ck.pt", tmp_path / "song.wav"
+    save_checkpoint(ck, model=tiny_model(150), ema=None, optimizer=None,
+                    normalizer=Normalizer(-torch.ones(151), torch.ones(151)), config={}, step=0)
+    t = np.arange(6 * 22050) / 22050
+    sf.write(song, (0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-20 * (t % 0.5))).astype(np.float32), 22050)
+    out = tmp_path / "gen"
+    assert cli_main(generate.main, ["--checkpoint", str(ck), "--audio", str(song), "--out", str(out), "--steps", "2",
+                                    "--device", "cpu", "--precision", "bf16"]) == 0
+    assert (out / "song.npz").is_file() and (out / "song.pkl").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any, Optional
 import yaml
 
 from dance_rl.errors import UserError
+
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 def _f(default, *, lo=None, hi=None, choices=None, doc=""):
@@ -80,6 +84,16 @@ class PretrainConfig:
     checkpoint_every: int = _f(500, lo=1)
     seed: int = _f(0)
     max_minutes: float = _f(5.0, lo=0.0, doc="stop early after this much wall time (0 = no limit)")
+    device: str = _f("auto", doc="auto | cpu | cuda | cuda:N (auto = CUDA when present); --device on the CLI")
+    precision: str = _f("auto", choices=("auto", "off", "bf16", "fp16"),
+                        doc="mixed precision: auto = bf16 on GPUs that support it, fp16 + grad scaler on older GPUs, "
+                            "off on CPU")
+    num_workers: int = _f(1, lo=1, doc="data-parallel workers; > 1 runs on Ray Train (TorchTrainer, DDP), "
+                                       "1 = the embedded single-process loop")
+    use_gpu: bool = _f(False, doc="Ray Train: one GPU per worker (NCCL); otherwise CPU workers on gloo")
+    max_failures: int = _f(3, lo=0, doc="Ray Train: restarts from the last checkpoint after a worker dies")
+    storage_path: str = _f("runs/pretrain", doc="Ray Train: where run state and checkpoints live (shared storage "
+                                                "on a multi-node cluster, e.g. s3:// or NFS)")
 
 
 @dataclass
@@ -193,6 +207,12 @@ class ClusterConfig:
     sim_resource: str = _f("auto", choices=("auto", "require", "off"), doc="custom 'sim' resource for reward actors")
     chunk_size: int = _f(4, lo=1, doc="samples per sampler→reward chunk")
     max_restarts: int = _f(3, lo=0)
+    device: str = _f("auto", doc="sampler/learner device: auto = CUDA when the role has a GPU share and sees one; "
+                                 "cpu; cuda or cuda:N (needs sampler_gpus/learner_gpus > 0)")
+    precision: str = _f("auto", choices=("auto", "off", "bf16", "fp16"),
+                        doc="sampling and learner precision, resolved per role's device (auto: bf16 on GPUs that "
+                            "support it, fp16 on older GPUs, off on CPU); keep samplers and learner on the same kind "
+                            "of device so recomputed log-probs match the sampled ones")
 
 
 @dataclass
@@ -278,6 +298,8 @@ def _check_value(key: str, f: dataclasses.Field, tp, value):
             raise UserError(f"config key '{key}': expected a number, got {value!r}")
         value = float(value)
     elif tp is str:
+        if isinstance(value, bool) and "off" in (f.metadata.get("choices") or ()):
+            value = "on" if value else "off"  # YAML 1.1 reads off/no as false (precision: off)
         if not isinstance(value, str):
             raise UserError(f"config key '{key}': expected a string, got {value!r}")
     elif tp is dict:
@@ -354,6 +376,9 @@ def config_from_dict(raw: dict) -> Config:
             raise UserError(f"config key 'rl.adv_std_floor.{name}': not a reward; use one of {', '.join(rewards)}")
         if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not floor >= 0:
             raise UserError(f"config key 'rl.adv_std_floor.{name}': expected a number >= 0, got {floor!r}")
+    for key in ("pretrain.device", "cluster.device"):
+        if not _DEVICE_RE.match(str(cfg.get(key))):
+            raise UserError(f"config key '{key}': {cfg.get(key)!r} is not a device; use auto, cpu, cuda or cuda:N")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance_rl.diffusion.device import add_device_args, autocast, model_device, resolve_device, resolve_precision
 from dance_rl.errors import UserError, cli_main
 
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA weights")
     p.add_argument("--render", action="store_true", help="also write a skeleton video (<song>.mp4, or .gif without ffmpeg)")
+    add_device_args(p)
     return p
 
 
@@ -51,7 +53,8 @@ def _diffusion_settings(card: dict, args) -> dict:
 
 def generate_motion(model, normalizer, music: np.ndarray, *, steps: int = 50, eta: float = 1.0,
                     guidance_weight: float = 2.0, clip_denoised: bool = True, timesteps: int = 1000,
-                    fgd_guidance: bool = False, postprocess_output: bool = True, seed: int = 0) -> dict:
+                    fgd_guidance: bool = False, postprocess_output: bool = True, seed: int = 0,
+                    precision: str = "off") -> dict:
     """Music features (N, C) → {poses (N,24,3), trans (N,3), contacts (N,4), joints (N,24,3)} numpy arrays."""
     from dance_rl.diffusion.guidance import postprocess
     from dance_rl.diffusion.long_form import long_sample, split_windows, stitch
@@ -60,13 +63,14 @@ def generate_motion(model, normalizer, music: np.ndarray, *, steps: int = 50, et
 
     n = music.shape[0]
     seq = model.spec.seq_len
-    windows = split_windows(torch.as_tensor(music, dtype=torch.float32), seq, seq // 2)
+    windows = split_windows(torch.as_tensor(music, dtype=torch.float32), seq, seq // 2).to(model_device(model))
     gen = torch.Generator().manual_seed(seed)
     # FGD guidance differentiates through FK, so it cannot run under inference_mode (no_grad is enough).
-    with (torch.no_grad() if fgd_guidance else torch.inference_mode()):
+    with (torch.no_grad() if fgd_guidance else torch.inference_mode()), autocast(model_device(model), precision):
         x = long_sample(model, NoiseSchedule(timesteps), windows, steps=steps, eta=eta,
                         guidance_weight=guidance_weight, clip_denoised=clip_denoised, generator=gen,
                         fgd_guidance=fgd_guidance, normalizer=normalizer)
+    x = x.float().cpu()
     poses, trans, contacts = stitch(normalizer.unnormalize(x))
     poses, trans, contacts = poses[:n], trans[:n], contacts[:n]
     if fgd_guidance and postprocess_output:
@@ -83,7 +87,10 @@ def main(argv=None) -> int:
     from dance_rl.motion.io import Motion, save_edge_pkl, save_motion, validate_motion
     from dance_rl.music.features import extract_features
 
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
     model, normalizer, meta = load_model(args.checkpoint, use_ema=not args.no_ema)
+    model = model.to(device)
     settings = _diffusion_settings(meta, args)
     if model.spec.cond_dim != 35:
         raise UserError(f"--checkpoint: the model expects {model.spec.cond_dim}-d music features (Jukebox); "
@@ -103,7 +110,7 @@ def main(argv=None) -> int:
         raise UserError(f"--out: {out} exists and is not a folder; pass a folder path")
 
     m = generate_motion(model, normalizer, music, fgd_guidance=args.fgd_guidance,
-                        postprocess_output=not args.no_postprocess, seed=args.seed, **settings)
+                        postprocess_output=not args.no_postprocess, seed=args.seed, precision=precision, **settings)
     motion = validate_motion(Motion(m["poses"], m["trans"], 30.0, joints=m["joints"], contacts=m["contacts"],
                                     audio=str(audio.resolve())), "generated motion")
     out.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dance_rl.diffusion.device import resolve_device
 
-def pick_device(want_gpu: bool) -> torch.device:
-    """CUDA when this worker was given a GPU share and CUDA works; CPU otherwise."""
-    return torch.device("cuda") if want_gpu and torch.cuda.is_available() else torch.device("cpu")
+
+def pick_device(want_gpu: bool, setting: str = "auto") -> torch.device:
+    """cluster.device for one role: 'auto' = CUDA when this worker was given a GPU share and CUDA works, CPU
+    otherwise; 'cpu' / 'cuda' / 'cuda:N' as given (CUDA missing → UserError)."""
+    if setting == "auto":
+        return torch.device("cuda") if want_gpu and torch.cuda.is_available() else torch.device("cpu")
+    return resolve_device(setting, "cluster.device")
 
 
 def state_to_numpy(state: dict) -> dict:

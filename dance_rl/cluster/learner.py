@@ -13,6 +13,7 @@ import ray
 import torch
 
 from dance_rl.cluster.common import pick_device, state_to_numpy
+from dance_rl.diffusion.device import grad_scaler, resolve_precision
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.rl.advantages import AdvantageComputer
@@ -21,10 +22,12 @@ from dance_rl.rl.update import EMA, Rollout, policy_update
 
 class LearnerWorker:
     def __init__(self, spec: dict, state_dict: dict, rl: dict, diffusion: dict, reward_weights: dict[str, float],
-                 use_gpu: bool = False, torch_threads: int = 1):
+                 use_gpu: bool = False, torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
         torch.set_num_threads(max(1, torch_threads))
         self.rl, self.diff = rl, diffusion
-        self.device = pick_device(use_gpu)
+        self.device = pick_device(use_gpu, device)
+        self.precision = resolve_precision(precision, self.device, "cluster.precision")
+        self.scaler = grad_scaler(self.device, self.precision)
         torch.manual_seed(rl["seed"])
         self.model = DanceDecoder(ModelSpec(**spec)).to(self.device)
         self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}, strict=True)
@@ -62,7 +65,8 @@ class LearnerWorker:
             self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
             algorithm=self.rl["algorithm"], eta=self.diff["eta"], clip_denoised=self.diff["clip_denoised"],
             clip_range=self.rl["clip_range"], inner_epochs=self.rl["inner_epochs"], grad_clip=self.rl["grad_clip"],
-            kl_weight=self.rl["kl_weight"], ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl["micro_batch"])
+            kl_weight=self.rl["kl_weight"], ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl["micro_batch"],
+            precision=self.precision, scaler=self.scaler if self.precision == "fp16" else None)
         self.version += 1
         metrics = {f"train/{k}": v for k, v in stats.items()}
         metrics.update(adv_stats)
@@ -86,7 +90,7 @@ class LearnerWorker:
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "advantages": self.advantages.state_dict(),
-                "version": self.version}
+                "version": self.version, "scaler": self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -94,6 +98,8 @@ class LearnerWorker:
         self.optimizer.load_state_dict(state["optimizer"])
         self.advantages.load_state_dict(state["advantages"])
         self.version = int(state["version"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
 
 
 def merge_scores(scores: list[dict], keys: list) -> dict:

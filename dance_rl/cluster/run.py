@@ -56,6 +56,9 @@ class RLRun:
         self.conditions, self.keys = conditions, keys
         self.weights = reward_weights(cfg)
         c, rl, d = cfg.cluster, cfg.rl, cfg.diffusion
+        if c.device.startswith("cuda") and (c.sampler_gpus == 0 or c.learner_gpus == 0):
+            raise UserError(f"cluster.device={c.device}: give samplers and learner a GPU share "
+                            "(cluster.sampler_gpus, cluster.learner_gpus > 0) or use cluster.device=auto")
         self.placement = create_run_placement(c)
         steps = rl.ddim_steps or d.ddim_steps
         rl_d = asdict(rl)
@@ -63,13 +66,13 @@ class RLRun:
         base_ref = ray.put(base["state_dict"])
         self.learner = Learner.options(**self.placement.options(0)).remote(
             base["spec"], base_ref, rl_d, diff_d, self.weights, use_gpu=c.learner_gpus > 0,
-            torch_threads=max(1, int(c.learner_cpus)))
+            torch_threads=max(1, int(c.learner_cpus)), device=c.device, precision=c.precision)
         retry = {"max_restarts": c.max_restarts, "max_task_retries": c.max_restarts}
         self.samplers = [
             SamplerActor.options(**self.placement.options(1 + i), **retry).remote(
                 base["spec"], base["normalizer"], steps=steps, eta=d.eta, guidance_weight=d.guidance_weight,
                 timesteps=d.timesteps, clip_denoised=d.clip_denoised, seed=rl.seed, use_gpu=c.sampler_gpus > 0,
-                torch_threads=max(1, int(c.sampler_cpus)))
+                torch_threads=max(1, int(c.sampler_cpus)), device=c.device, precision=c.precision)
             for i in range(c.num_samplers)]
         off = 1 + c.num_samplers
         self.rewarders = [

@@ -12,6 +12,7 @@ import ray
 import torch
 
 from dance_rl.cluster.common import chunk_seed, numpy_to_state, pick_device
+from dance_rl.diffusion.device import autocast, resolve_precision
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.sampler import ddim_sample
 from dance_rl.diffusion.schedule import NoiseSchedule
@@ -22,9 +23,10 @@ from dance_rl.rl.update import Rollout
 class SamplerWorker:
     def __init__(self, spec: dict, normalizer_state: dict, *, steps: int, eta: float, guidance_weight: float,
                  timesteps: int = 1000, clip_denoised: bool = True, seed: int = 0, use_gpu: bool = False,
-                 torch_threads: int = 1):
+                 torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
         torch.set_num_threads(max(1, torch_threads))
-        self.device = pick_device(use_gpu)
+        self.device = pick_device(use_gpu, device)
+        self.precision = resolve_precision(precision, self.device, "cluster.precision")
         self.model = DanceDecoder(ModelSpec(**spec)).to(self.device).eval()
         self.normalizer = Normalizer.from_state_dict(normalizer_state)
         self.schedule = NoiseSchedule(timesteps)
@@ -56,7 +58,7 @@ class SamplerWorker:
         cond_t = torch.as_tensor(np.array(cond), dtype=torch.float32).repeat_interleave(n_per_condition, 0)
         sample_keys = [k for k in keys for _ in range(n_per_condition)]
         gen = torch.Generator().manual_seed(chunk_seed(self.seed, iteration, chunk_id))
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             res = ddim_sample(self.model, self.schedule, cond_t.to(self.device), steps=self.steps, eta=self.eta,
                               guidance_weight=self.w, clip_denoised=self.clip, generator=gen)
             features = self.normalizer.unnormalize(res.x0.float().cpu())

@@ -232,13 +232,15 @@ class DanceDecoder(nn.Module):
         return self.final_layer(h)
 
     # -- public -----------------------------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, cond_drop_prob: float = 0.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, cond_drop_prob: float = 0.0,
+                keep: torch.Tensor | None = None) -> torch.Tensor:
+        """keep (B,) bool: which rows see the music; given, it replaces the random condition dropout (data-parallel
+        training draws it for the global batch so every worker count trains the same)."""
         b = x.shape[0]
         t = _as_timesteps(t, b, x.device)
-        if cond_drop_prob >= 1.0:
+        if keep is None and cond_drop_prob >= 1.0:
             return self.denoise(x, t, *self.null_music(b, x.dtype))
-        keep = None
-        if cond_drop_prob > 0.0:
+        if keep is None and cond_drop_prob > 0.0:
             keep = torch.rand(b, device=x.device) >= cond_drop_prob
         return self.denoise(x, t, *self.encode_music(cond, keep))
 

@@ -6,6 +6,11 @@ Differences from EDGE, and why:
   already has a useful EMA model; EDGE trains for days with β = 0.9999.
 - FK and foot losses are computed on unnormalised (metric) vectors by default (see losses.py).
 - A wall-clock budget (pretrain.max_minutes) stops the run early, with a final checkpoint.
+- Every step's batch and randomness (t, ε, condition dropout) are drawn for the *global* batch from (seed, step), so a
+  run resumes exactly where it stopped and N data-parallel workers (cluster/pretrain_ray.py) each take a slice of the
+  same batch: 1 or N workers train the same model up to float summation order.
+- Device and mixed precision (diffusion/device.py): the model forward runs under autocast, the loss in float32; fp16
+  uses a gradient scaler.
 """
 from __future__ import annotations
 
@@ -15,10 +20,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset, default_collate
 
 from dance_rl.diffusion.checkpoint import load_checkpoint, save_checkpoint
-from dance_rl.diffusion.losses import diffusion_loss
+from dance_rl.diffusion.device import autocast, grad_scaler, resolve_device, resolve_precision
+from dance_rl.diffusion.losses import edge_loss
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.errors import UserError
@@ -37,9 +43,50 @@ def ema_decay_at(step: int, decay: float) -> float:
     return min(decay, (1.0 + step) / (10.0 + step))
 
 
-def _infinite(loader):
-    while True:
-        yield from loader
+def global_batch_indices(n: int, batch: int, seed: int, step: int) -> torch.Tensor:
+    """Dataset indices of global step `step`: epoch-wise permutations seeded by (seed, epoch), last partial batch
+    dropped. A pure function of its arguments, so resume and every worker agree without shared state."""
+    per_epoch = n // batch
+    epoch, pos = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    return perm[pos * batch:(pos + 1) * batch]
+
+
+def step_randomness(seed: int, step: int, batch: int, shape: tuple, timesteps: int, cond_drop_prob: float):
+    """(t (B,), ε (B, *shape), keep (B,) bool) of one global step, drawn from (seed, step) on the CPU."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 * step + 1)
+    t = torch.randint(0, timesteps, (batch,), generator=g)
+    noise = torch.randn((batch, *shape), generator=g)
+    keep = torch.rand(batch, generator=g) >= cond_drop_prob
+    return t, noise, keep
+
+
+def load_batch(dataset, indices: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
+    x, cond = default_collate([dataset[int(i)] for i in indices])[:2]
+    return x.float().to(device), cond.float().to(device)
+
+
+def train_step(model, optimizer, scaler, schedule, x, cond, t, noise, keep, *, lr: float, precision: str,
+               unnormalize=None) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """One optimiser step (model may be DDP-wrapped). Forward under autocast, loss in float32. → (loss, terms, gnorm)."""
+    device = x.device
+    x_t = schedule.q_sample(x, t.to(device), noise.to(device))
+    with autocast(device, precision):
+        x0_pred = model(x_t, cond, t.to(device), keep=keep.to(device))
+    loss, terms = edge_loss(x0_pred.float(), x, unnormalize)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss, terms, gnorm
+
+
+def warmup_lr(base_lr: float, step: int) -> float:
+    return base_lr * min(1.0, (step + 1) / WARMUP_STEPS)
 
 
 def _dataset_normalizer(dataset):
@@ -64,44 +111,40 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
     out = Path(out)
     p = cfg.pretrain
     total_steps = int(steps or p.steps)
+    device = resolve_device(p.device, "pretrain.device / --device")
+    precision = resolve_precision(p.precision, device, "pretrain.precision / --precision")
     torch.manual_seed(p.seed)
     dataset = dataset if dataset is not None else make_training_dataset(cfg)
     normalizer = _dataset_normalizer(dataset)
     if len(dataset) == 0:
         raise UserError(f"data source '{cfg.data.source}': no training windows; check the data folder")
     spec = ModelSpec.from_config(cfg.model)
-    model = DanceDecoder(spec)
+    model = DanceDecoder(spec).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    scaler = grad_scaler(device, precision)
     step, history = 0, []
     if resume and out.is_file():
         ckpt = load_checkpoint(out)
-        if ckpt["model_spec"] != spec.to_dict():
-            raise UserError(f"--resume: checkpoint '{out}' has model {ckpt['model_spec']}, config asks for "
-                            f"{spec.to_dict()}; use the same config or a new --out")
+        check_resume_spec(ckpt, spec, out)
         model.load_state_dict(ckpt["model"])
         ema.load_state_dict(ckpt["ema"])
         opt.load_state_dict(ckpt["optimizer"])
         step, history = int(ckpt["step"]), list(ckpt.get("history", []))
     schedule = NoiseSchedule(cfg.diffusion.timesteps)
-    loader = DataLoader(dataset, batch_size=min(p.batch_size, len(dataset)), shuffle=True, drop_last=True,
-                        num_workers=0, generator=torch.Generator().manual_seed(p.seed + step))
-    batches = _infinite(loader)
+    batch = min(p.batch_size, len(dataset))
     writer = _tensorboard(log_dir)
     bar = _progress(progress, step, total_steps)
     config_dict = cfg.to_dict()
     t_start, running = time.time(), None
     model.train()
     while step < total_steps:
-        x, cond = next(batches)[:2]
-        loss, terms = diffusion_loss(model, schedule, x.float(), cond.float(), cfg.diffusion.cond_drop_prob,
-                                     unnormalize=normalizer.unnormalize)
-        for group in opt.param_groups:
-            group["lr"] = p.lr * min(1.0, (step + 1) / WARMUP_STEPS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-        opt.step()
+        x, cond = load_batch(dataset, global_batch_indices(len(dataset), batch, p.seed, step), device)
+        t, noise, keep = step_randomness(p.seed, step, batch, x.shape[1:], schedule.timesteps,
+                                         cfg.diffusion.cond_drop_prob)
+        loss, terms, gnorm = train_step(model, opt, scaler, schedule, x, cond, t, noise, keep,
+                                        lr=warmup_lr(p.lr, step), precision=precision,
+                                        unnormalize=normalizer.unnormalize)
         ema_update(ema, model, ema_decay_at(step, p.ema_decay))
         step += 1
         val = float(loss.detach())
@@ -111,11 +154,7 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
         if step % 10 == 0 or step == total_steps:
             history.append({"step": step, "loss": val, **{k: float(v.detach()) for k, v in terms.items()},
                             "seconds": time.time() - t_start})
-        if writer is not None:
-            writer.add_scalar("loss/total", val, step)
-            for k, v in terms.items():
-                writer.add_scalar(f"loss/{k}", float(v.detach()), step)
-            writer.add_scalar("grad_norm", float(gnorm), step)
+        log_scalars(writer, step, val, terms, gnorm)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
@@ -130,6 +169,21 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
     if writer is not None:
         writer.close()
     return {"step": step, "history": history, "seconds": time.time() - t_start}
+
+
+def check_resume_spec(ckpt: dict, spec: ModelSpec, out) -> None:
+    if ckpt["model_spec"] != spec.to_dict():
+        raise UserError(f"--resume: checkpoint '{out}' has model {ckpt['model_spec']}, config asks for "
+                        f"{spec.to_dict()}; use the same config or a new --out")
+
+
+def log_scalars(writer, step: int, loss: float, terms: dict, gnorm) -> None:
+    if writer is None:
+        return
+    writer.add_scalar("loss/total", loss, step)
+    for k, v in terms.items():
+        writer.add_scalar(f"loss/{k}", float(v.detach()), step)
+    writer.add_scalar("grad_norm", float(gnorm), step)
 
 
 def _tensorboard(log_dir):

@@ -13,6 +13,8 @@ The final DDIM step is deterministic (σ = 0, x_0 = x̂0): its log-density is a 
 carries no policy gradient and is skipped (Skeleton2Stage evaluates it with σ floored at 1e-6, where any numerical
 mismatch between sampling and recomputation would be amplified by 1/σ² = 1e12).
 Since all steps are accumulated before one optimiser step, the order of steps does not change the update.
+Mixed precision: the recomputation runs under the same autocast as sampling (``precision``, diffusion/device.py), so
+the recomputed log-probs match the stored ones; fp16 scales each step's loss with ``scaler`` (a torch GradScaler).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dance_rl.diffusion.device import autocast
 from dance_rl.diffusion.sampler import gaussian_logprob, step_logprob, step_mean
 from dance_rl.rl.losses import kl_penalty, policy_loss
 
@@ -69,15 +72,21 @@ def stochastic_steps(rollout: Rollout) -> list[int]:
 def policy_update(model, schedule, optimizer, rollout: Rollout, advantages: torch.Tensor, *, algorithm: str = "reinforce",
                   eta: float = 1.0, clip_denoised: bool = True, clip_range: float = 0.2, inner_epochs: int = 1,
                   grad_clip: float = 1.0, kl_weight: float = 0.0, ref_model=None, ema: EMA | None = None,
-                  micro_batch: int = 0) -> dict:
+                  micro_batch: int = 0, precision: str = "off", scaler=None) -> dict:
     """Update ``model`` in place from one batch of chains; returns scalar statistics.
 
     ``micro_batch`` > 0 splits the samples into micro-batches per step (memory bounded by one step of one
-    micro-batch); the accumulated gradient is identical.
+    micro-batch); the accumulated gradient is identical. ``precision`` ('off' | 'bf16' | 'fp16', resolved) must be
+    the one the samplers used; ``scaler`` (needed for fp16) scales the per-step losses.
     """
     if kl_weight > 0 and ref_model is None:
         raise ValueError("kl_weight > 0 needs the frozen reference model")
     model.eval()  # no dropout: the recomputed log-probs must match the sampling-time ones
+    def amp():
+        return autocast(rollout.latents.device, precision)
+
+    if precision == "fp16" and scaler is None:
+        raise ValueError("fp16 needs a GradScaler (diffusion.device.grad_scaler)")
     adv = advantages.to(rollout.latents.dtype)
     steps = stochastic_steps(rollout)
     n = len(rollout.keys)
@@ -94,29 +103,37 @@ def policy_update(model, schedule, optimizer, rollout: Rollout, advantages: torc
                 x_t, x_next = rollout.latents[sl, j], rollout.latents[sl, j + 1]
                 cond, a, old = rollout.cond[sl], adv[sl], rollout.log_probs[sl, j]
                 if kl_weight > 0:
-                    mean, sigma, x0 = step_mean(model, schedule, x_t, t, t_next, cond, eta=eta, guidance_weight=w,
-                                                clip_denoised=clip_denoised)
+                    with amp():
+                        mean, sigma, x0 = step_mean(model, schedule, x_t, t, t_next, cond, eta=eta, guidance_weight=w,
+                                                    clip_denoised=clip_denoised)
                     logp = gaussian_logprob(x_next, mean, sigma)
-                    with torch.no_grad():
+                    with torch.no_grad(), amp():
                         _, _, x0_ref = step_mean(ref_model, schedule, x_t, t, t_next, cond, eta=eta,
                                                  guidance_weight=w, clip_denoised=clip_denoised)
                     eps, eps_ref = schedule.eps_from_x0(x_t, t, x0), schedule.eps_from_x0(x_t, t, x0_ref)
                     kl = kl_penalty(eps, eps_ref, kl_weight, len(steps)) * frac
                 else:
-                    logp = step_logprob(model, schedule, x_t, x_next, t, t_next, cond, eta=eta, guidance_weight=w,
-                                        clip_denoised=clip_denoised)
+                    with amp():
+                        logp = step_logprob(model, schedule, x_t, x_next, t, t_next, cond, eta=eta,
+                                            guidance_weight=w, clip_denoised=clip_denoised).float()
                     kl = torch.zeros(())
                 loss, s = policy_loss(algorithm, logp, old, a, clip_range=clip_range, num_steps=len(steps))
                 total = loss * frac + kl
-                total.backward()
+                (scaler.scale(total) if scaler is not None else total).backward()
                 stats["loss"] += float(loss.detach()) * frac
                 stats["kl"] += float(kl.detach())
                 stats["logp_drift"] += float((logp.detach() - old).abs().mean()) * frac / len(steps)
                 for k in ("approx_kl", "clipfrac"):
                     stats[k] += s.get(k, 0.0) * frac / len(steps)
+        if scaler is not None:
+            scaler.unscale_(optimizer)
         params = [p for p in model.parameters() if p.grad is not None]
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf")))
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         if ema is not None:
             ema.update(model)
     stats = {k: v / inner_epochs for k, v in stats.items()}

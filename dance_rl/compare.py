@@ -351,7 +351,12 @@ def run(args, cfg, log=print) -> Path:
         raise UserError(f"--out {out}: exists and is not empty; choose a new folder")
     if args.seeds < 1 or args.num_clips < 1 or args.seconds <= 0:
         raise UserError("--seeds and --num-clips must be >= 1 and --seconds > 0")
+    from dance_rl.diffusion.device import resolve_device, resolve_precision
+
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
     models = load_models(args.models, use_ema=not args.no_ema)
+    models.models = [m.to(device) for m in models.models]
     window_s = models.models[0].spec.seq_len / FPS
     if args.seconds < window_s:
         raise UserError(f"--seconds {args.seconds:g}: shorter than the models' {window_s:g}-s window")
@@ -360,6 +365,7 @@ def run(args, cfg, log=print) -> Path:
     for k in ("steps", "guidance_weight", "eta"):
         if getattr(args, k) is not None:
             settings[k] = getattr(args, k)
+    settings["precision"] = precision
     reference = reference_features(cfg, args.seconds)
     opts = EvalOptions(seconds=args.seconds, phymotion=not args.no_phymotion, imitation=not args.no_imitation)
     log(f"{len(models.names)} models × {len(clips)} clips × {args.seeds} seeds, {args.seconds:g} s each; "
@@ -447,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-imitation", action="store_true", help="skip the simulator tracking metrics (faster)")
     p.add_argument("--no-phymotion", action="store_true", help="skip PhyMotion (faster)")
     p.add_argument("--no-progress", action="store_true")
+    from dance_rl.diffusion.device import add_device_args
+
+    add_device_args(p)
     add_config_args(p)
     return p
 

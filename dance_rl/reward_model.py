@@ -89,9 +89,12 @@ def ranking_loss(scores: torch.Tensor) -> torch.Tensor:
 
 
 def train_reward_net(x_train: torch.Tensor, x_val: torch.Tensor | None, spec: RewardNetSpec, *, steps: int,
-                     batch: int = 16, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
+                     batch: int = 16, crop: int = 0, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
                      writer=None, bar=None, eval_every: int = 100) -> tuple[RewardNet, list[dict]]:
-    """Fit a RewardNet on (R, N, T, F) ranked inputs; returns it (eval mode) and its history."""
+    """Fit a RewardNet on (R, N, T, F) ranked inputs; returns it (eval mode) and its history.
+
+    ``crop`` > 0 trains on random spans of that many frames (the net is convolutional and the window reward a mean
+    over frames, so spans rank like whole windows, at a fraction of the cost); evaluation uses whole windows."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = RewardNet(spec)
@@ -103,7 +106,11 @@ def train_reward_net(x_train: torch.Tensor, x_val: torch.Tensor | None, spec: Re
     for step in range(1, steps + 1):
         net.train()
         idx = torch.as_tensor(rng.choice(n, size=min(batch, n), replace=False))
-        scores = window_scores(net, x_train[:, idx])
+        xb = x_train[:, idx]
+        if 0 < crop < xb.shape[2]:  # the same random span for every rank of the batch: still a paired comparison
+            start = int(rng.integers(0, xb.shape[2] - crop + 1))
+            xb = xb[:, :, start:start + crop]
+        scores = window_scores(net, xb)
         loss = ranking_loss(scores)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -157,8 +164,8 @@ def cmd_train(args, cfg) -> int:
         raise UserError(f"--out: {out} should end in .pt")
     if out.exists():
         raise UserError(f"--out: {out} already exists; choose another path or delete it")
-    for name in ("steps", "batch", "windows", "ddim_steps", "hidden"):
-        if getattr(args, name) < (0 if name in ("windows", "ddim_steps") else 1):
+    for name in ("steps", "batch", "windows", "val_windows", "ddim_steps", "hidden", "crop"):
+        if getattr(args, name) < (0 if name in ("windows", "val_windows", "ddim_steps", "crop") else 1):
             raise UserError(f"--{name.replace('_', '-')}: {getattr(args, name)} is too small")
     base = _base_path(cfg, args.base)
     steps = args.ddim_steps or cfg.diffusion.ddim_steps
@@ -174,16 +181,17 @@ def cmd_train(args, cfg) -> int:
 
     writer = SummaryWriter(str(Path(args.logdir) if args.logdir else out.with_name(out.stem + "_tb")))
     bar = _bar(not args.no_progress, args.steps, "train reward model", "step")
-    net, history = train_reward_net(x_train, x_val, spec, steps=args.steps, batch=args.batch, lr=args.lr,
-                                    seed=args.seed, writer=writer, bar=bar)
+    net, history = train_reward_net(x_train, x_val, spec, steps=args.steps, batch=args.batch, crop=args.crop,
+                                    lr=args.lr, seed=args.seed, writer=writer, bar=bar)
     if bar:
         bar.close()
     writer.close()
     acc = pair_accuracy(score_inputs(net, x_val))
     settings = {"base": str(base), "data": dataclasses.asdict(cfg.data), "ddim_steps": steps, "eta": cfg.diffusion.eta,
                 "guidance_weight": cfg.diffusion.guidance_weight, "windows": args.windows,
-                "val_windows": args.val_windows, "train_count": int(x_train.shape[1]), "val_count": int(x_val.shape[1]), "steps": args.steps, "batch": args.batch, "lr": args.lr,
-                "seed": args.seed, "noise_levels": list(NOISE_LEVELS), "seconds": time.time() - t0}
+                "val_windows": args.val_windows, "train_count": int(x_train.shape[1]),
+                "val_count": int(x_val.shape[1]), "steps": args.steps, "batch": args.batch, "crop": args.crop,
+                "lr": args.lr, "seed": args.seed, "noise_levels": list(NOISE_LEVELS), "seconds": time.time() - t0}
     save_reward_model(out, net, levels=RANK_NAMES, train=settings,
                       metrics={"val_pair_accuracy": acc.tolist(), "history": history})
     print(f"wrote {out} ({time.time() - t0:.0f} s; held-out mean pair accuracy {np.nanmean(acc):.3f}, "
@@ -230,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--ddim-steps", type=int, default=0, help="sampling steps (0 = diffusion.ddim_steps)")
             s.add_argument("--steps", type=int, default=1500, help="optimiser steps")
             s.add_argument("--batch", type=int, default=16, help="windows per step (each with every rank)")
+            s.add_argument("--crop", type=int, default=64, help="train on random spans of this many frames (0 = whole)")
             s.add_argument("--lr", type=float, default=1e-3)
             s.add_argument("--hidden", type=int, default=64, help="channels of the temporal CNN")
             s.add_argument("--no-music", action="store_true", help="motion-only reward model")

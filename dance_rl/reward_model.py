@@ -48,7 +48,7 @@ def _file_tag(path: Path) -> str:
 
 
 def build_demos(cfg, base: Path, split: str, windows: int, *, steps: int, seed: int, progress: bool = True,
-                cache_dir: str | Path | None = None) -> dict:
+                cache_dir: str | Path | None = None, slow_frames: float = 15.0) -> dict:
     """{"features" (R, N, T, 151) unnormalised, rank 0 = real; "music" (N, T, 35); "keys" [N]} for ``split``."""
     from dance_rl.data.dataset import dataset_from_config
     from dance_rl.diffusion.checkpoint import load_model
@@ -56,7 +56,7 @@ def build_demos(cfg, base: Path, split: str, windows: int, *, steps: int, seed: 
 
     d = cfg.diffusion
     key = json.dumps([_file_tag(base), cfg.data.source, split, windows, steps, seed, d.eta, d.guidance_weight,
-                      d.timesteps, list(NOISE_LEVELS), 1])
+                      d.timesteps, list(NOISE_LEVELS), slow_frames, 2])
     cache_dir = Path(cache_dir) if cache_dir else Path(cfg.data.cache_dir) / "reward_model"
     path = cache_dir / f"demos_{split}_{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
     if path.is_file():
@@ -71,7 +71,8 @@ def build_demos(cfg, base: Path, split: str, windows: int, *, steps: int, seed: 
     model, normalizer, _ = load_model(base)
     bar = _bar(progress, len(NOISE_LEVELS) * len(music), f"sample {split}", "clip")
     gen = sample_levels(model, normalizer, NoiseSchedule(d.timesteps), music, NOISE_LEVELS, steps=steps, eta=d.eta,
-                        guidance_weight=d.guidance_weight, seed=seed, progress=bar.update if bar else None)
+                        guidance_weight=d.guidance_weight, seed=seed, slow_frames=slow_frames,
+                        progress=bar.update if bar else None)
     if bar:
         bar.close()
     out = {"features": np.concatenate([real[None], gen]), "music": music, "keys": keys}
@@ -89,12 +90,15 @@ def ranking_loss(scores: torch.Tensor) -> torch.Tensor:
 
 
 def train_reward_net(x_train: torch.Tensor, x_val: torch.Tensor | None, spec: RewardNetSpec, *, steps: int,
-                     batch: int = 16, crop: int = 0, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
+                     batch: int = 16, crop: int = 0, lr: float = 1e-3, weight_decay: float = 1e-4,
+                     score_penalty: float = 0.0, seed: int = 0,
                      writer=None, bar=None, eval_every: int = 100) -> tuple[RewardNet, list[dict]]:
     """Fit a RewardNet on (R, N, T, F) ranked inputs; returns it (eval mode) and its history.
 
     ``crop`` > 0 trains on random spans of that many frames (the net is convolutional and the window reward a mean
-    over frames, so spans rank like whole windows, at a fraction of the cost); evaluation uses whole windows."""
+    over frames, so spans rank like whole windows, at a fraction of the cost); evaluation uses whole windows.
+    ``score_penalty`` adds λ·mean(R²): Bradley-Terry only fixes differences, so without it the net may grow its scale
+    (and its extrapolation to motions unlike the demonstrations) to push the pair losses to 0."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = RewardNet(spec)
@@ -111,7 +115,7 @@ def train_reward_net(x_train: torch.Tensor, x_val: torch.Tensor | None, spec: Re
             start = int(rng.integers(0, xb.shape[2] - crop + 1))
             xb = xb[:, :, start:start + crop]
         scores = window_scores(net, xb)
-        loss = ranking_loss(scores)
+        loss = ranking_loss(scores) + score_penalty * (scores ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -171,10 +175,12 @@ def cmd_train(args, cfg) -> int:
     steps = args.ddim_steps or cfg.diffusion.ddim_steps
     t0 = time.time()
     torch.set_num_threads(max(1, args.threads))
+    if args.slow_frames < 0:
+        raise UserError(f"--slow-frames: {args.slow_frames} must be >= 0")
     train = build_demos(cfg, base, "train", args.windows, steps=steps, seed=args.seed, progress=not args.no_progress,
-                        cache_dir=args.demos_dir)
+                        cache_dir=args.demos_dir, slow_frames=args.slow_frames)
     val = build_demos(cfg, base, "test", args.val_windows, steps=steps, seed=args.seed + 1,
-                      progress=not args.no_progress, cache_dir=args.demos_dir)
+                      progress=not args.no_progress, cache_dir=args.demos_dir, slow_frames=args.slow_frames)
     spec = RewardNetSpec(hidden=args.hidden, use_music=not args.no_music)
     x_train, x_val = demo_inputs(train, spec, cfg.data.fps), demo_inputs(val, spec, cfg.data.fps)
     from torch.utils.tensorboard import SummaryWriter
@@ -182,7 +188,8 @@ def cmd_train(args, cfg) -> int:
     writer = SummaryWriter(str(Path(args.logdir) if args.logdir else out.with_name(out.stem + "_tb")))
     bar = _bar(not args.no_progress, args.steps, "train reward model", "step")
     net, history = train_reward_net(x_train, x_val, spec, steps=args.steps, batch=args.batch, crop=args.crop,
-                                    lr=args.lr, seed=args.seed, writer=writer, bar=bar)
+                                    lr=args.lr, score_penalty=args.score_penalty, seed=args.seed, writer=writer,
+                                    bar=bar)
     if bar:
         bar.close()
     writer.close()
@@ -191,7 +198,8 @@ def cmd_train(args, cfg) -> int:
                 "guidance_weight": cfg.diffusion.guidance_weight, "windows": args.windows,
                 "val_windows": args.val_windows, "train_count": int(x_train.shape[1]),
                 "val_count": int(x_val.shape[1]), "steps": args.steps, "batch": args.batch, "crop": args.crop,
-                "lr": args.lr, "seed": args.seed, "noise_levels": list(NOISE_LEVELS), "seconds": time.time() - t0}
+                "lr": args.lr, "seed": args.seed, "noise_levels": list(NOISE_LEVELS),
+                "slow_frames": args.slow_frames, "seconds": time.time() - t0}
     save_reward_model(out, net, levels=RANK_NAMES, train=settings,
                       metrics={"val_pair_accuracy": acc.tolist(), "history": history})
     print(f"wrote {out} ({time.time() - t0:.0f} s; held-out mean pair accuracy {np.nanmean(acc):.3f}, "
@@ -211,7 +219,8 @@ def cmd_eval(args, cfg) -> int:
     t = model.meta["train"]
     base = Path(t.get("base", "")) if t.get("base") else _base_path(cfg, args.base)
     val = build_demos(cfg, base, "test", int(t.get("val_windows", 0)), steps=int(t.get("ddim_steps", 50)),
-                      seed=int(t.get("seed", 0)) + 1, progress=not args.no_progress, cache_dir=args.demos_dir)
+                      seed=int(t.get("seed", 0)) + 1, progress=not args.no_progress, cache_dir=args.demos_dir,
+                      slow_frames=float(t.get("slow_frames", 15.0)))
     report = evaluate_reward_model(model.net, val, fps=cfg.data.fps, rank_names=RANK_NAMES,
                                    data_cfg=cfg.data)
     text = json.dumps(report, indent=2)
@@ -238,8 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--ddim-steps", type=int, default=0, help="sampling steps (0 = diffusion.ddim_steps)")
             s.add_argument("--steps", type=int, default=1500, help="optimiser steps")
             s.add_argument("--batch", type=int, default=16, help="windows per step (each with every rank)")
+            s.add_argument("--slow-frames", type=float, default=15.0, help="time scale (frames) of the slow half "
+                           "of the injected noise (0 = white noise only)")
             s.add_argument("--crop", type=int, default=64, help="train on random spans of this many frames (0 = whole)")
             s.add_argument("--lr", type=float, default=1e-3)
+            s.add_argument("--score-penalty", type=float, default=0.0, help="λ of the λ·mean(R²) scale penalty")
             s.add_argument("--hidden", type=int, default=64, help="channels of the temporal CNN")
             s.add_argument("--no-music", action="store_true", help="motion-only reward model")
             s.add_argument("--seed", type=int, default=0)

@@ -42,15 +42,18 @@ def checkpoint(tmp_path):
 
 
 def test_latent_noise_hook_adds_scaled_noise_per_step():
+    """Extra noise of std ε·√(1 − ᾱ_next); half of it slow (lag-1 autocorrelation ≈ 1/2), or all white."""
     from dance_rl.diffusion.schedule import NoiseSchedule
 
     sched = NoiseSchedule(1000)
-    (t, t_next), _ = sched.ddim_timesteps(10)[5], None
-    hook = latent_noise_hook(sched, 10, 0.5, torch.Generator().manual_seed(0))
-    x = torch.zeros(64, 150, 151)
-    added = hook(x, t)
+    t, t_next = sched.ddim_timesteps(10)[5]
     expected = 0.5 * math.sqrt(1 - float(sched.alphas_cumprod[t_next]))
-    assert abs(float(added.std()) - expected) / expected < 0.01
+    x = torch.zeros(64, 150, 151)
+    for slow, corr in ((15.0, 0.5), (0.0, 0.0)):
+        added = latent_noise_hook(sched, 10, 0.5, torch.Generator().manual_seed(0), slow_frames=slow)(x, t)
+        assert abs(float(added.std()) - expected) / expected < 0.05
+        lag1 = float((added[:, 1:] * added[:, :-1]).mean() / added.var())
+        assert abs(lag1 - corr) < 0.05, (slow, lag1)
     assert torch.equal(x, torch.zeros_like(x))  # input untouched
 
 

@@ -64,7 +64,8 @@ def test_sample_levels_are_paired_and_diverge_with_eps(one_torch_thread):
     from dance_rl.motion.representation import Normalizer
 
     torch.manual_seed(0)
-    model = DanceDecoder(ModelSpec(seq_len=20, latent_dim=16, ff_size=32, num_layers=1, num_heads=2, dropout=0.0)).eval()
+    spec = ModelSpec(seq_len=20, latent_dim=16, ff_size=32, num_layers=1, num_heads=2, dropout=0.0)
+    model = DanceDecoder(spec).eval()
     norm = Normalizer(torch.full((151,), -1.0), torch.full((151,), 1.0))
     sched = NoiseSchedule(1000)
     music = np.random.default_rng(0).standard_normal((3, 20, 35)).astype(np.float32)

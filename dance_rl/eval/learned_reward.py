@@ -114,13 +114,14 @@ def format_report(rep: dict) -> str:
               "|---" * (len(names) + 2) + "|",
               "| learned reward | " + " | ".join(f"{v:.3f}" for v in rep["mean_reward"]) + " | |"]
     for k, v in rep["physics"].items():
-        lines.append(f"| {k} | " + " | ".join(f"{x:.3g}" for x in v) + f" | {'yes' if rep['physics_grows_with_eps'][k] else 'no'} |")
+        grows = "yes" if rep["physics_grows_with_eps"][k] else "no"
+        lines.append(f"| {k} | " + " | ".join(f"{x:.3g}" for x in v) + f" | {grows} |")
     lines += ["", "Validity on real mocap (held-out music):", "", "| corruption | severities | clean above all | "
               "falls with severity | scores per clip (clean → worst) |", "|---|---|---|---|---|"]
     for name, v in rep["validity"].items():
         rows = "; ".join(f"{c}: " + " ".join(f"{s:.2f}" for s in row) for c, row in v["scores"].items())
-        lines.append(f"| {name} | {', '.join(f'{x:g}' for x in v['levels'])} | {'yes' if v['clean_above_all'] else 'no'} "
-                     f"| {'yes' if v['falls'] else 'no'} | {rows} |")
+        sev, above, falls = ", ".join(f"{x:g}" for x in v["levels"]), v["clean_above_all"], v["falls"]
+        lines.append(f"| {name} | {sev} | {'yes' if above else 'no'} | {'yes' if falls else 'no'} | {rows} |")
     s = rep["validity_summary"]
     lines += ["", f"clean above all: {s['clean_above_all']}/{s['of']}; falls with severity: {s['falls']}/{s['of']}"]
     return "\n".join(lines)

@@ -217,7 +217,10 @@ def cmd_eval(args, cfg) -> int:
 
     model = load_reward_model(args.out)
     t = model.meta["train"]
-    base = Path(t.get("base", "")) if t.get("base") else _base_path(cfg, args.base)
+    base = Path(args.base) if args.base else Path(t.get("base", ""))
+    if not base.is_file():
+        raise UserError(f"reward model '{args.out}': its base model {str(base)!r} is not there; pass --base with the "
+                        "checkpoint it was trained from")
     val = build_demos(cfg, base, "test", int(t.get("val_windows", 0)), steps=int(t.get("ddim_steps", 50)),
                       seed=int(t.get("seed", 0)) + 1, progress=not args.no_progress, cache_dir=args.demos_dir,
                       slow_frames=float(t.get("slow_frames", 15.0)))

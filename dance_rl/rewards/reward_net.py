@@ -135,7 +135,10 @@ def load_reward_model(path, device: str | torch.device = "cpu") -> LoadedRewardM
                         "train one with `python -m dance_rl.reward_model train`")
     spec = ckpt["spec"]
     net = RewardNet(RewardNetSpec(**{**spec, "dilations": tuple(spec["dilations"])}))
-    net.load_state_dict(ckpt["model"], strict=False)
+    missing, unexpected = net.load_state_dict(ckpt["model"], strict=False)
+    if unexpected or set(missing) - {"in_mean", "in_std"}:  # the normaliser is stored on its own
+        raise UserError(f"reward model '{p}': weights do not match its spec (missing {sorted(missing)}, "
+                        f"unexpected {sorted(unexpected)}); retrain it with `python -m dance_rl.reward_model train`")
     net.set_normalizer(ckpt["normalizer"]["mean"], ckpt["normalizer"]["std"])
     return LoadedRewardModel(net.to(device).eval(), list(ckpt.get("levels", [])),
                              {"train": ckpt.get("train", {}), "metrics": ckpt.get("metrics", {})})

@@ -124,6 +124,12 @@ def _term(w: float):
 
 
 @dataclass
+class LearnedRewardTerm(RewardTerm):
+    checkpoint: str = _f("", doc="reward-model file from `python -m dance_rl.reward_model train --out PATH`; "
+                                 "required when the weight is > 0")
+
+
+@dataclass
 class RewardsConfig:
     """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
     imitation: RewardTerm = _term(0.51)
@@ -132,6 +138,8 @@ class RewardsConfig:
     phymotion: RewardTerm = _term(0.0)
     fgd_ground: RewardTerm = _term(0.0)   # FGD against the z = 0 floor (punishes a constant float/sink)
     skating: RewardTerm = _term(0.0)      # foot sliding while in contact
+    learned: LearnedRewardTerm = field(default_factory=LearnedRewardTerm,
+                                       metadata={"doc": "E3D2 reward model learned from ranked demonstrations"})
 
 
 GUARDRAIL_ACTIONS = ("ignore", "warn", "stop", "keep_best")
@@ -379,6 +387,9 @@ def config_from_dict(raw: dict) -> Config:
     for key in ("pretrain.device", "cluster.device"):
         if not _DEVICE_RE.match(str(cfg.get(key))):
             raise UserError(f"config key '{key}': {cfg.get(key)!r} is not a device; use auto, cpu, cuda or cuda:N")
+    if cfg.rewards.learned.weight > 0 and not cfg.rewards.learned.checkpoint:
+        raise UserError("config key 'rewards.learned.checkpoint': required when rewards.learned.weight > 0; train one "
+                        "with `python -m dance_rl.reward_model train --out rm.pt`")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

@@ -9,6 +9,11 @@ number of threads. ratio = bare time / reward time (1.0 = no overhead; target >=
 ``--repeat`` calls, interleaved, so that load from other processes hits both sides alike; still, run it on an idle machine.
 
     python scripts/bench_rewards.py [--clips 16] [--threads 1 2] [--seconds 5] [--repeat 15]
+
+``--learned rm.pt`` also times the learned reward (E3D2 reward model: FK of a fresh batch + the network, torch on k
+threads) on the same clips; ``--skip-sim`` leaves the MuJoCo rewards out.
+
+    python scripts/bench_rewards.py --learned rm.pt --skip-sim --clips 64
 """
 from __future__ import annotations
 
@@ -91,14 +96,36 @@ def bare_tracking(tracker: Tracker, qpos_ref: np.ndarray, steps: np.ndarray, thr
     return run, steps.sum() / (n * len(steps))
 
 
+def bench_learned(checkpoint: str, poses: np.ndarray, trans: np.ndarray, threads: int, repeat: int) -> float:
+    """clips/s of the learned reward on fresh batches (FK included, as a reward actor pays it), torch on ``threads``."""
+    import torch
+
+    from dance_rl.rewards.batch import MotionBatch
+    from dance_rl.rewards.learned import learned
+
+    music = np.random.default_rng(0).standard_normal(poses.shape[:2] + (35,)).astype(np.float32)
+    torch.set_num_threads(threads)
+    best = timed(lambda: learned(MotionBatch(poses, trans, 30.0, music=music), checkpoint=checkpoint, device="cpu"),
+                 repeat)[0]
+    return len(poses) / best
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=16)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeat", type=int, default=15, help="interleaved repeats; each timing is the best of them")
+    ap.add_argument("--learned", default=None, metavar="CKPT", help="also time the learned reward of this model")
+    ap.add_argument("--skip-sim", action="store_true", help="leave out the MuJoCo rewards")
     args = ap.parse_args(argv)
     poses, trans = clips(args.clips, args.seconds)
+    if args.learned:
+        for k in args.threads:
+            print(f"threads={k} learned ({args.clips} clips x {args.seconds:g} s): "
+                  f"{bench_learned(args.learned, poses, trans, k, args.repeat):8.1f} clips/s")
+    if args.skip_sim:
+        return 0
     qpos = motion_to_qpos(poses, trans)
     try:
         from dance_rl.rewards.batch import MotionBatch

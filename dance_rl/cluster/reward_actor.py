@@ -39,7 +39,8 @@ class RewardWorker:
         t0 = time.perf_counter()
         self.calls += 1
         features = np.asarray(motions["features"])
-        batch = MotionBatch.from_features(features, fps=self.fps)
+        music = motions.get("music")  # the music windows the motions were sampled for (the learned reward reads them)
+        batch = MotionBatch.from_features(features, fps=self.fps, music=None if music is None else np.array(music))
         result = composite_score(batch, self.weights, params=self.params)
         magnitude = np.array([motion_magnitude(f[:, ROT_SLICE], self.fps) for f in features])
         out = {"batch_id": batch_id, "keys": list(motions["keys"]), "components": _plain(result["components"]),

@@ -65,7 +65,7 @@ class SamplerWorker:
         rollout = Rollout(keys=sample_keys, cond=cond_t, latents=res.latents.cpu(), timesteps=res.timesteps.cpu(),
                           next_timesteps=res.next_timesteps.cpu(), log_probs=res.log_probs.cpu(),
                           guidance_weights=res.guidance_weights.cpu(), version=self.version)
-        motions = {"features": features.numpy(), "keys": sample_keys, "chunk_id": chunk_id,
+        motions = {"features": features.numpy(), "music": cond_t.numpy(), "keys": sample_keys, "chunk_id": chunk_id,
                    "seconds": time.perf_counter() - t0, "version": self.version}
         return motions, rollout
 

@@ -36,6 +36,8 @@ class MotionBatch:
     ``sim_results`` lets a caller that already ran the simulator (e.g. a RewardActor) hand its products in under the
     names the rewards look for (see :meth:`cached`); anything missing is computed lazily.
 
+    ``music`` (B,T,35) optional: the music features each motion was generated for (the learned reward reads them).
+
     ``strict`` (default) rejects non-finite motions with a UserError (user files). Model samples use
     ``strict=False``: a sample with NaN/inf is replaced by a still rest pose, marked in ``valid`` (B,) and scored 0
     by `composite.score`, so one diverged sample never stops a training run.
@@ -47,6 +49,7 @@ class MotionBatch:
     ids: list | None = None
     sim_results: dict[Hashable, Any] = field(default_factory=dict, repr=False)
     strict: bool = True
+    music: np.ndarray | None = None
 
     def __post_init__(self):
         self.poses = np.asarray(self.poses, dtype=np.float32)
@@ -70,6 +73,13 @@ class MotionBatch:
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise UserError(f"motion batch: fps={self.fps}; expected a positive frame rate")
         self.fps = float(self.fps)
+        if self.music is not None:
+            self.music = np.asarray(self.music, dtype=np.float32)
+            if self.music.ndim == 2:
+                self.music = self.music[None]
+            if self.music.shape[:2] != self.poses.shape[:2]:
+                raise UserError(f"motion batch: music has shape {self.music.shape}; expected "
+                                f"{self.poses.shape[:2]} + (features,) to match poses")
         self._cache: dict[Hashable, Any] = dict(self.sim_results)
 
     # -- shape -------------------------------------------------------------------------------------------------
@@ -117,7 +127,7 @@ class MotionBatch:
 
     # -- constructors ------------------------------------------------------------------------------------------
     @classmethod
-    def from_features(cls, x, fps: float = 30.0, normalizer=None, ids=None) -> "MotionBatch":
+    def from_features(cls, x, fps: float = 30.0, normalizer=None, ids=None, music=None) -> "MotionBatch":
         """From 151-d model vectors (B,T,151) or (T,151), torch or numpy. Pass ``normalizer`` if ``x`` is normalised.
         Non-strict: samples with NaN/inf are kept as invalid (see class doc)."""
         import torch
@@ -133,7 +143,7 @@ class MotionBatch:
             x = normalizer.unnormalize(x)
         with torch.no_grad():
             poses, trans, _ = features_to_motion(x)
-        return cls(poses.numpy(), trans.numpy(), fps=fps, ids=ids, strict=False)
+        return cls(poses.numpy(), trans.numpy(), fps=fps, ids=ids, strict=False, music=music)
 
     @classmethod
     def from_motions(cls, motions: Sequence[Any], ids=None) -> "MotionBatch":
@@ -150,10 +160,11 @@ class MotionBatch:
 
     def with_motion(self, poses: np.ndarray, trans: np.ndarray) -> "MotionBatch":
         """A new batch (fresh cache) with other poses/trans and the same fps and ids."""
-        return MotionBatch(poses, trans, fps=self.fps, ids=self.ids, strict=self.strict)
+        return MotionBatch(poses, trans, fps=self.fps, ids=self.ids, strict=self.strict, music=self.music)
 
     def select(self, index) -> "MotionBatch":
         """Sub-batch (fresh cache), e.g. ``batch.select([0, 2])``."""
         index = np.atleast_1d(np.arange(self.batch_size)[index])
         ids = None if self.ids is None else [self.ids[i] for i in index]
-        return MotionBatch(self.poses[index], self.trans[index], fps=self.fps, ids=ids, strict=self.strict)
+        music = None if self.music is None else self.music[index]
+        return MotionBatch(self.poses[index], self.trans[index], fps=self.fps, ids=ids, strict=self.strict, music=music)

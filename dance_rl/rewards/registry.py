@@ -24,6 +24,7 @@ _ENTRIES: dict[str, "str | RewardFn"] = {
     "phymotion_kinematic": "dance_rl.rewards.phymotion:phymotion_kinematic",
     "phymotion_contact": "dance_rl.rewards.phymotion:phymotion_contact",
     "phymotion_dynamic": "dance_rl.rewards.phymotion:phymotion_dynamic",
+    "learned": "dance_rl.rewards.learned:learned",
 }
 
 

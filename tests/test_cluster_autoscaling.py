@@ -138,7 +138,7 @@ def _kill_reward_node_when_scoring(c, killed: dict, timeout_s: float = 300.0) ->
         if alive:
             time.sleep(2.0)
             node = alive[0]["Address"]["NodeID"]
-            killed.update(node=node, actor=alive[0]["ActorID"], pids=_raylet_pids([node]))
+            killed.update(node=node, resources=dict(_node_resources(c).get(node, {})), actor=alive[0]["ActorID"], pids=_raylet_pids([node]))
             for pid in killed["pids"]:
                 _kill(pid)
             return
@@ -166,7 +166,10 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     placed = {cls: {a["Address"]["NodeID"] for a in actors.get(cls, [])} for cls in
               ("RewardWorker", "SamplerWorker", "LearnerWorker")}
     assert all(placed.values()), placed
-    assert all(res[n].get("sim", 0) > 0 for n in placed["RewardWorker"])               # autoscaled cpu_sim nodes
+    # autoscaled cpu_sim nodes (a dead node's table entry may list no resources: use what it had when it was killed)
+    if "node" in killed:
+        res[killed["node"]] = killed["resources"]
+    assert all(res[n].get("sim", 0) > 0 for n in placed["RewardWorker"]), (placed, res)
     assert all(res[n].get("GPU", 0) > 0 for n in placed["SamplerWorker"] | placed["LearnerWorker"])  # gpu_1x
     assert res[c.head_node.node_id].get("CPU", 0) == 0
     everything = {a["Address"]["NodeID"] for group in actors.values() for a in group}

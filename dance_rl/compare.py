@@ -344,7 +344,7 @@ def _audio_segment(src: Path, start_s: float, seconds: float, out: Path) -> Path
 
 def run(args, cfg, log=print) -> Path:
     from dance_rl.eval.paired import compare_models, public_row
-    from dance_rl.eval.report import EvalOptions
+    from dance_rl.eval.report import EvalOptions, jsonable, rows_to_csv
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -383,12 +383,12 @@ def run(args, cfg, log=print) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         (tmp / "compare.md").write_text(markdown(comparison, models.names, header) + "\n")
-        (tmp / "compare.json").write_text(json.dumps(_jsonable({
+        (tmp / "compare.json").write_text(json.dumps(jsonable({
             "models": [{"name": n, "card": {k: v for k, v in c.items() if k not in ("config", "history")}}
                        for n, c in zip(models.names, models.cards)],
             "music": args.music, "seconds": args.seconds, "seeds": args.seeds, "sampling": settings,
             "clips": [c.key for c in clips], "metrics": comparison}), indent=2))
-        (tmp / "compare.csv").write_text(_csv([{"model": n, **ids[i], **public_row(r)}
+        (tmp / "compare.csv").write_text(rows_to_csv([{"model": n, **ids[i], **public_row(r)}
                                                for n in models.names for i, r in enumerate(rows[n])]))
         pareto_plot(comparison, models.names, tmp / "pareto.png")
         if not args.no_video:
@@ -399,37 +399,6 @@ def run(args, cfg, log=print) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (float, np.floating)):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
-def _csv(rows: list[dict]) -> str:
-    import csv
-    import io
-
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: "" if r.get(k) is None else r.get(k) for k in keys})
-    return buf.getvalue()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,8 +10,6 @@ stem (``<stem>.wav``), or from an AIST++ music id in the stem (``..._mBR0_...`` 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import re
@@ -76,32 +74,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text), "w")
 
 
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (np.floating, float)):
-        return None if not np.isfinite(v) else float(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-def rows_to_csv(rows: list[dict]) -> str:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
-    return buf.getvalue()
-
-
 def build_parser() -> argparse.ArgumentParser:
     from dance_rl.config import add_config_args
 
@@ -122,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from dance_rl.config import load_config
     from dance_rl.eval import bas as bas_mod
-    from dance_rl.eval.report import EvalOptions, evaluate_sets, markdown_table, motion_metrics, public_row
+    from dance_rl.eval.report import (EvalOptions, evaluate_sets, jsonable, markdown_table, motion_metrics,
+                                      public_row, rows_to_csv)
     from dance_rl.eval.smpl_mesh import find_smpl_file, load_smpl_model
 
     args = build_parser().parse_args(argv)
@@ -179,8 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report["motions"] = [public_row(r) for r in gen_rows + ref_rows]
     table = markdown_table(report)
-    _atomic_write_text(out, json.dumps(_jsonable(report), indent=2) + "\n")
-    _atomic_write_text(out.with_suffix(".csv"), rows_to_csv(_jsonable(report["motions"])))
+    _atomic_write_text(out, json.dumps(jsonable(report), indent=2) + "\n")
+    _atomic_write_text(out.with_suffix(".csv"), rows_to_csv(jsonable(report["motions"])))
     print(table)
     print(f"\nPen. rate method: {report['notes']['pen_method']}; wrote {out} and {out.with_suffix('.csv')}")
     return 0

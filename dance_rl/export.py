@@ -70,6 +70,7 @@ def export_model(source, out: str | Path, use_ema: bool = True, extra: dict | No
     """Load ``source`` with the one model loader and write ``out`` (.pt) + ``.json`` + ``.md``; returns the paths.
     ``extra`` is merged into the card (e.g. the sweep's selection reason)."""
     from dance_rl.diffusion.checkpoint import load_model, save_checkpoint
+    from dance_rl.eval.report import jsonable
     from dance_rl.fileio import atomic_write
 
     out = Path(out)
@@ -86,21 +87,11 @@ def export_model(source, out: str | Path, use_ema: bool = True, extra: dict | No
     save_checkpoint(out, model=model, ema=None, optimizer=None, normalizer=normalizer,
                     config=full.get("config", {}), step=card.get("step") or 0, card=card)
     written = [out]
-    js = json.dumps(_plain(card), indent=2) + "\n"
+    js = json.dumps(jsonable(card), indent=2) + "\n"
     written.append(atomic_write(out.with_suffix(".json"), lambda f: f.write(js), "w"))
     md = card_markdown(card)
     written.append(atomic_write(out.with_suffix(".md"), lambda f: f.write(md), "w"))
     return written
-
-
-def _plain(v):
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def main(argv=None) -> int:

@@ -162,3 +162,36 @@ def markdown_table(report: dict) -> str:
 def public_row(row: dict) -> dict:
     """A per-motion row without the private sums and feature vectors (what goes into JSON/CSV)."""
     return {k: v for k, v in row.items() if not k.startswith("_") and k != "features"}
+
+
+def jsonable(v):
+    """Nested dicts/lists of numpy scalars, Paths and floats → JSON-safe values (NaN/inf → None)."""
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if hasattr(v, "__fspath__"):
+        return str(v)
+    return v
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    """CSV text with the union of the rows' keys as columns (first-seen order); missing values are empty."""
+    import csv
+    import io
+
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: "" if r.get(k) is None else r.get(k) for k in keys})
+    return buf.getvalue()

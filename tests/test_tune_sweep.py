@@ -71,7 +71,7 @@ def test_smoke_sweep_end_to_end(tiny_base, tmp_path):
 
 def test_interrupted_sweep_resumes(tiny_base, tmp_path):
     args = [sys.executable, "-m", "dance_rl.tune", "--config", str(SMOKE), "--storage-path", str(tmp_path)]
-    for o in smoke_overrides(tiny_base, "tune.name=resumable"):
+    for o in smoke_overrides(tiny_base, "tune.name=resumable", "rl.eval_every=1"):  # a checkpoint per iteration
         args += ["--set", o]
     env = {**os.environ, "RAY_ADDRESS": ""}
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -18,7 +18,6 @@ import yaml
 
 from dance_rl.errors import UserError
 
-
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 

@@ -29,8 +29,14 @@ import torch
 from dance_rl.config import add_config_args, load_config
 from dance_rl.errors import UserError, cli_main
 from dance_rl.fileio import atomic_write
-from dance_rl.rewards.ranked_demos import (NOISE_LEVELS, demo_inputs, pair_accuracy, sample_levels, score_inputs,
-                                           window_scores)
+from dance_rl.rewards.ranked_demos import (
+    NOISE_LEVELS,
+    demo_inputs,
+    pair_accuracy,
+    sample_levels,
+    score_inputs,
+    window_scores,
+)
 from dance_rl.rewards.reward_net import RewardNet, RewardNetSpec, load_reward_model, save_reward_model
 
 RANK_NAMES = ["real"] + [f"eps={e:g}" for e in NOISE_LEVELS]

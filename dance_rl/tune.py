@@ -147,7 +147,6 @@ def _json_default(v):
 
 
 def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str | None = None, log=print):
-    import ray
     from ray import tune
 
     from dance_rl.cluster.inputs import load_base_model, load_conditions

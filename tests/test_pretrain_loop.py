@@ -14,7 +14,6 @@ from dance_rl.errors import cli_main
 from dance_rl.motion.representation import Normalizer, motion_to_features
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models run fastest on one thread
 
 TINY = ["model.latent_dim=32", "model.ff_size=48", "model.num_layers=1", "model.num_heads=4", "model.seq_len=30",

@@ -159,7 +159,7 @@ def _bar(enabled: bool, total: int, desc: str, unit: str):
 
 # --------------------------------------------------------------------------------------------------- entry point
 def _base_path(cfg, base: str | None) -> Path:
-    from dance_rl.diffusion.checkpoint import default_demo_checkpoint
+    from dance_rl.diffusion.trainer import default_demo_checkpoint
 
     chosen = base or cfg.rl.base_checkpoint
     path = Path(chosen) if chosen else default_demo_checkpoint(cfg.data.cache_dir)

@@ -68,7 +68,8 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
     frames = int(round(seconds * FPS))
     clips: list[Clip] = []
     if music in ("demo-test", "test"):
-        from dance_rl.data.dataset import clip_features, list_clips, resolve_source
+        from dance_rl.data.clips import clip_features, list_clips
+        from dance_rl.data.dataset import resolve_source
         from dance_rl.motion.io import load_motion
 
         data_dir, _ = resolve_source(cfg.data.source, "test", cfg.data.cache_dir, cfg.data.max_clips)
@@ -99,7 +100,8 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
 
 def reference_features(cfg, seconds: float, max_windows: int = 96) -> dict:
     """Stacked AIST++ features of the training mocap, cut into ``seconds``-long windows (FID/Div reference)."""
-    from dance_rl.data.dataset import list_clips, resolve_source
+    from dance_rl.data.clips import list_clips
+    from dance_rl.data.dataset import resolve_source
     from dance_rl.eval.features import motion_features
     from dance_rl.motion.fk import joints_np
     from dance_rl.motion.io import load_motion, resample

@@ -18,7 +18,6 @@ import yaml
 
 from dance_rl.errors import UserError
 
-
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -434,15 +433,16 @@ def apply_dotted(cfg: Config, params: dict[str, Any]) -> Config:
     raw = cfg.to_dict()
     for k, v in params.items():
         set_dotted(raw, k, v)
-    out = config_from_dict(_strip_preset_fill(raw, cfg))
-    return out
+    return config_from_dict(_strip_preset_fill(raw, cfg, params))
 
 
-def _strip_preset_fill(raw: dict, cfg: Config) -> dict:
-    # Sizes in a materialised config are explicit values; keep them unless the preset itself changed.
+def _strip_preset_fill(raw: dict, cfg: Config, params: dict[str, Any]) -> dict:
+    # Sizes in a materialised config are explicit values; when the preset changes, the new preset fills them, except
+    # the sizes set in the same call ({model.preset: edge, model.num_layers: 4} gives 4 layers).
     if raw["model"]["preset"] != cfg.model.preset:
         for k in MODEL_PRESETS[raw["model"]["preset"]]:
-            raw["model"].pop(k, None)
+            if f"model.{k}" not in params:
+                raw["model"].pop(k, None)
     return raw
 
 

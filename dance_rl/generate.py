@@ -116,20 +116,18 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     written = [save_motion(motion, out / f"{audio.stem}.npz"), save_edge_pkl(motion, out / f"{audio.stem}.pkl")]
     if args.render:
-        written += _maybe_render(motion, out / f"{audio.stem}.mp4", audio)
+        written += _render(motion, out / f"{audio.stem}.mp4", audio)
     for p in written:
         print(p)
     return 0
 
 
-def _maybe_render(motion, path: Path, audio: Path) -> list[Path]:
-    """Skeleton video with the music (GIF without ffmpeg), when the render package is installed."""
-    try:
-        from dance_rl.render import render_frames, write_video
-    except ImportError:
-        print("note: no renderer available (dance_rl.render); skipped the video", file=sys.stderr)
-        return []
+def _render(motion, path: Path, audio: Path) -> list[Path]:
+    """Skeleton video with the music (GIF without ffmpeg)."""
+    from dance_rl.render import render_frames, write_video
+
     return [Path(write_video(render_frames(motion.joints, motion.contacts), path, 30.0, audio))]
+
 
 if __name__ == "__main__":
     sys.exit(cli_main(main))

@@ -29,8 +29,14 @@ import torch
 from dance_rl.config import add_config_args, load_config
 from dance_rl.errors import UserError, cli_main
 from dance_rl.fileio import atomic_write
-from dance_rl.rewards.ranked_demos import (NOISE_LEVELS, demo_inputs, pair_accuracy, sample_levels, score_inputs,
-                                           window_scores)
+from dance_rl.rewards.ranked_demos import (
+    NOISE_LEVELS,
+    demo_inputs,
+    pair_accuracy,
+    sample_levels,
+    score_inputs,
+    window_scores,
+)
 from dance_rl.rewards.reward_net import RewardNet, RewardNetSpec, load_reward_model, save_reward_model
 
 RANK_NAMES = ["real"] + [f"eps={e:g}" for e in NOISE_LEVELS]
@@ -153,7 +159,7 @@ def _bar(enabled: bool, total: int, desc: str, unit: str):
 
 # --------------------------------------------------------------------------------------------------- entry point
 def _base_path(cfg, base: str | None) -> Path:
-    from dance_rl.diffusion.checkpoint import default_demo_checkpoint
+    from dance_rl.diffusion.trainer import default_demo_checkpoint
 
     chosen = base or cfg.rl.base_checkpoint
     path = Path(chosen) if chosen else default_demo_checkpoint(cfg.data.cache_dir)

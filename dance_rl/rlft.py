@@ -7,9 +7,8 @@ trial); the loop itself holds no I/O, so both drivers evaluate, check and checkp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 from dance_rl.compare import HeldoutSet, heldout_record, model_from_state
 from dance_rl.errors import UserError

@@ -18,23 +18,7 @@ from pathlib import Path
 
 from dance_rl.config import Config, add_config_args, apply_dotted, dump_config, load_config, parse_override
 from dance_rl.errors import UserError, cli_main
-
-
-def first_point(search_space: dict) -> dict:
-    """The first point of a tune search space ({key: {grid: [...]}/{choice: [...]}/{uniform: [lo, hi]}})."""
-    point = {}
-    for key, spec in (search_space or {}).items():
-        if not isinstance(spec, dict) or len(spec) != 1:
-            raise UserError(f"tune.search_space.{key}: expected one of {{grid: [...]}}, {{choice: [...]}}, "
-                            f"{{uniform: [lo, hi]}}, {{loguniform: [lo, hi]}}")
-        (kind, values), = spec.items()
-        if kind in ("grid", "choice"):
-            point[key] = values[0]
-        elif kind in ("uniform", "loguniform"):
-            point[key] = values[0]
-        else:
-            raise UserError(f"tune.search_space.{key}: unknown kind '{kind}' (grid, choice, uniform, loguniform)")
-    return point
+from dance_rl.sweep import first_point
 
 
 def load_run_config(path, overrides) -> Config:

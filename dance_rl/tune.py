@@ -25,68 +25,11 @@ os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
 
 import numpy as np
 
-from dance_rl.config import Config, add_config_args, apply_dotted, config_from_dict, load_config
+from dance_rl.config import Config, add_config_args, apply_dotted, load_config
 from dance_rl.errors import UserError, cli_main
+from dance_rl.sweep import expected_trials, param_space, trial_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "tune_configs" / "demo.yaml"
-POINT_KEY = "__point__"
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Search space
-
-
-def param_space(cfg: Config) -> dict:
-    """tune.search_space ({key: {grid|choice|uniform|loguniform: ...}}) and tune.points → a Tune param_space."""
-    from ray import tune
-
-    kinds = {"grid": tune.grid_search, "choice": tune.choice,
-             "uniform": lambda v: tune.uniform(*v), "loguniform": lambda v: tune.loguniform(*v)}
-    space = {}
-    for key, spec in cfg.tune.search_space.items():
-        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in kinds:
-            raise UserError(f"tune.search_space.{key}: expected one of {{grid: [...]}}, {{choice: [...]}}, "
-                            "{uniform: [lo, hi]}, {loguniform: [lo, hi]}")
-        try:
-            cfg.get(key)
-        except AttributeError:
-            raise UserError(f"tune.search_space: '{key}' is not a config key") from None
-        (kind, values), = spec.items()
-        space[key] = kinds[kind](values)
-    if cfg.tune.points:
-        space[POINT_KEY] = tune.grid_search(list(range(len(cfg.tune.points))))
-    return space
-
-
-def trial_config(base: dict, params: dict) -> Config:
-    """The validated config of one trial: the base config with the trial's dotted keys (and explicit point) set."""
-    cfg = config_from_dict(base)
-    overrides = {k: v for k, v in params.items() if k != POINT_KEY}
-    if POINT_KEY in params:
-        overrides.update(cfg.tune.points[params[POINT_KEY]])
-    return apply_dotted(cfg, overrides) if overrides else cfg
-
-
-def swept_keys(cfg: Config) -> list[str]:
-    """Every dotted key a sweep varies: the search space's and the explicit points'."""
-    keys = list(cfg.tune.search_space)
-    for point in cfg.tune.points:
-        keys += [k for k in point if k not in keys]
-    return keys
-
-
-def swept_values(cfg: Config, trial_cfg: Config) -> dict:
-    """{swept key: the trial's value} — what the report table shows as the trial's setting."""
-    return {k: trial_cfg.get(k) for k in swept_keys(cfg)}
-
-
-def expected_trials(cfg: Config) -> int:
-    """num_samples × grid sizes × explicit points (Tune creates grid trials lazily, so count them up front)."""
-    n = cfg.tune.num_samples * max(1, len(cfg.tune.points))
-    for spec in cfg.tune.search_space.values():
-        if "grid" in spec:
-            n *= len(spec["grid"])
-    return n
 
 
 def unfinished_trials(results, cfg: Config) -> int:
@@ -147,7 +90,6 @@ def _json_default(v):
 
 
 def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str | None = None, log=print):
-    import ray
     from ray import tune
 
     from dance_rl.cluster.inputs import load_base_model, load_conditions

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_rl.eval.paired import direction, label, verdict
+from dance_rl.sweep import swept_values, trial_config
 
 HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "fid_k", "fid_g",
             "pelvis_height")
@@ -21,8 +22,6 @@ TRAINING = ("reward/imitation", "reward/fgd", "reward/antifreeze")
 
 
 def trial_rows(results, cfg) -> list[dict]:
-    from dance_rl.tune import swept_values, trial_config
-
     rows = []
     for r in results:
         params = {k: v for k, v in (r.config or {}).items() if k != "base"}

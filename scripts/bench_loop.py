@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import os
 import statistics
-import time
 
 import ray
 

@@ -1,7 +1,7 @@
 """Reward throughput next to the bare MuJoCo cost of the same physics, measured in one run.
 
 For each thread count: clips/s of the imitation reward (retarget, inverse-dynamics setpoints, tracking, scoring), of
-``physics_probe`` (the simulator part of PhyMotion) and, when ``dance_rl.rewards.phymotion`` exists, of the whole
+``physics_probe`` (the simulator part of PhyMotion) and of the whole
 PhyMotion reward; next to the bare cost of exactly the MuJoCo work they contain: the identical tracking trajectories
 replayed with ``mujoco.batch.Batch.rollout`` (one C call, no Python per step) plus the same number of ``mj_inverse``
 calls (for PhyMotion: ``mj_inverse`` + ``mj_collision`` per frame) in a tight loop on the same
@@ -127,11 +127,9 @@ def main(argv=None) -> int:
     if args.skip_sim:
         return 0
     qpos = motion_to_qpos(poses, trans)
-    try:
-        from dance_rl.rewards.batch import MotionBatch
-        from dance_rl.rewards.phymotion import phymotion
-    except ImportError:
-        phymotion = None
+    from dance_rl.rewards.batch import MotionBatch
+    from dance_rl.rewards.phymotion import phymotion
+
     model = humanoid_model()
     print(f"{args.clips} clips x {args.seconds:g} s at 30 fps, MuJoCo {mujoco.__version__}")
     for k in args.threads:
@@ -145,8 +143,7 @@ def main(argv=None) -> int:
             step, inv = min(step, timed(replay, 1)[0] * share), min(inv, timed(inverse, 1)[0])
             probe = min(probe, timed(lambda: physics_probe(poses, trans, 30.0, nthread=k), 1)[0])
             coll = min(coll, timed(collide, 1)[0])
-            if phymotion is not None:
-                phy = min(phy, timed(lambda: phymotion(MotionBatch(poses, trans, 30.0), nthread=k), 1)[0])
+            phy = min(phy, timed(lambda: phymotion(MotionBatch(poses, trans, 30.0), nthread=k), 1)[0])
         n, frames = args.clips, qpos.shape[0] * qpos.shape[1]
         print(f"threads={k} imitation: {n / imit:7.2f} clips/s | bare MuJoCo ({res.steps.sum()} mj_step + {frames} "
               f"mj_inverse): {n / (step + inv):7.2f} clips/s | ratio {(step + inv) / imit:.2f}")

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
                     **mean_metrics(real.numpy(), real_music.numpy())}
     keys = sorted(set(out["generated"]) | set(out["mocap"]))
     print(f"{path}: {len(music)} samples, {cfg.diffusion.ddim_steps} DDIM steps\n")
-    print(f"| statistic | generated | mocap |\n|---|---|---|")
+    print("| statistic | generated | mocap |\n|---|---|---|")
     for k in keys:
         print(f"| {k} | {out['generated'].get(k, float('nan')):.4g} | {out['mocap'].get(k, float('nan')):.4g} |")
     if args.json:

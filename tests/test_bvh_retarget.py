@@ -10,7 +10,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from dance_rl.errors import UserError
-from dance_rl.motion.bvh import load_bvh, read_bvh, save_bvh
+from dance_rl.motion.bvh import read_bvh, save_bvh
+from dance_rl.motion.bvh_retarget import load_bvh
 from dance_rl.motion.fk import joints_np
 from dance_rl.motion.io import Motion, load_any
 from dance_rl.motion.joint_map import PRESETS, detect_preset, read_mapping_file

@@ -23,12 +23,11 @@ import sys
 import threading
 import time
 
+import psutil  # noqa: E402  (Ray's vendored copy: importable once ray is imported)
 import pytest
 import ray
 import yaml
 from ray.cluster_utils import Cluster
-
-import psutil  # noqa: E402  (Ray's vendored copy: importable once ray is imported)
 
 from dance_rl.config import load_config
 from tests.conftest import REPO, smoke_overrides

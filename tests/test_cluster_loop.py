@@ -104,11 +104,12 @@ def test_lag_mode_overlaps_learner_with_next_sampling(local_ray, tiny_base):
 
 
 def test_ray_loop_equals_serial_loop(local_ray, tiny_base):
+    from dataclasses import asdict
+
     from dance_rl.cluster.learner import LearnerWorker
     from dance_rl.cluster.loop import SerialLoop
     from dance_rl.cluster.reward_actor import RewardWorker
     from dance_rl.cluster.sampler_actor import SamplerWorker
-    from dataclasses import asdict
 
     cfg = _cfg(tiny_base, "rl.conditions_per_iter=2", "cluster.chunk_size=2")
     base, music, keys = _inputs(cfg)

@@ -25,10 +25,14 @@ import jsonschema
 import pytest
 import ray.autoscaler
 import yaml
+
 # Private Ray APIs (2.60.0): the same functions `ray up` and the autoscaler call.
 from ray.autoscaler._private.node_provider_availability_tracker import NodeAvailabilitySummary
-from ray.autoscaler._private.resource_demand_scheduler import (_default_utilization_scorer, get_bin_pack_residual,
-                                                                get_nodes_for)
+from ray.autoscaler._private.resource_demand_scheduler import (
+    _default_utilization_scorer,
+    get_bin_pack_residual,
+    get_nodes_for,
+)
 from ray.autoscaler._private.util import prepare_config, validate_config
 from ray.autoscaler.v2.instance_manager.config import AutoscalingConfig
 

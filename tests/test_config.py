@@ -58,6 +58,16 @@ def test_apply_dotted_keeps_explicit_sizes_and_validates():
         apply_dotted(cfg, {"rewards.imitation.weight": -1})
 
 
+def test_apply_dotted_preset_change_keeps_sizes_set_in_the_same_call():
+    from dance_rl.config import MODEL_PRESETS
+
+    cfg = load_config()
+    edge = apply_dotted(cfg, {"model.preset": "edge"})
+    assert edge.model.num_layers == MODEL_PRESETS["edge"]["num_layers"] != 4
+    point = apply_dotted(cfg, {"model.preset": "edge", "model.num_layers": 4})  # a Tune point
+    assert point.model.num_layers == 4 and point.model.latent_dim == MODEL_PRESETS["edge"]["latent_dim"]
+
+
 def test_train_uses_first_search_point_but_command_line_wins():
     from pathlib import Path
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dance_rl.data import dataset as ds_mod
+from dance_rl.data import clips as ds_mod
 from dance_rl.data import demo
 from dance_rl.data.dataset import list_clips, make_dataset
 from dance_rl.errors import UserError

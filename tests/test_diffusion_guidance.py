@@ -4,15 +4,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dance_rl.diffusion.guidance import (contact_mask, ema_1d, fgd_guidance, foot_ground_deviation, gaussian_smooth_1d,
-                                         hysteresis, make_fgd_hook, postprocess)
+from dance_rl.diffusion.guidance import (
+    contact_mask,
+    ema_1d,
+    fgd_guidance,
+    foot_ground_deviation,
+    gaussian_smooth_1d,
+    hysteresis,
+    make_fgd_hook,
+    postprocess,
+)
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.sampler import ddim_sample
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.motion.fk import fk_axis_angle
 from dance_rl.motion.representation import Normalizer, features_to_joints
 from dance_rl.motion.skeleton import FOOT_JOINTS, UPRIGHT_ROOT_AA
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

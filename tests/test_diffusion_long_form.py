@@ -6,15 +6,21 @@ import math
 import pytest
 import torch
 
-from dance_rl.diffusion.long_form import (guidance_ramp, heal_midpoints, long_sample, num_windows, overlap_constraint,
-                                          split_windows, stitch)
+from dance_rl.diffusion.long_form import (
+    guidance_ramp,
+    heal_midpoints,
+    long_sample,
+    num_windows,
+    overlap_constraint,
+    split_windows,
+    stitch,
+)
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.sampler import ddim_sample
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.motion.fk import fk_axis_angle
 from dance_rl.motion.representation import Normalizer, motion_to_features
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

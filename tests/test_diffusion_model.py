@@ -13,7 +13,6 @@ from dance_rl.diffusion import load_edge_checkpoint
 from dance_rl.diffusion.model import Attention, DanceDecoder, ModelSpec, RotaryEmbedding
 from dance_rl.errors import UserError
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = dict(latent_dim=32, ff_size=48, num_layers=2, num_heads=4, seq_len=150, dropout=0.0)

@@ -12,7 +12,6 @@ from dance_rl.diffusion.sampler import ddim_sample, gaussian_logprob, step_logpr
 from dance_rl.diffusion.schedule import NoiseSchedule, cosine_betas
 from dance_rl.motion.representation import motion_to_features
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SPEC = ModelSpec(seq_len=30, latent_dim=32, ff_size=48, num_layers=1, num_heads=4, dropout=0.1)

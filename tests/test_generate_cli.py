@@ -16,7 +16,6 @@ from dance_rl.motion.io import load_motion
 from dance_rl.motion.representation import Normalizer
 from dance_rl.motion.skeleton import bone_lengths
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models run fastest on one thread
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from dance_rl.data import demo
 from dance_rl.rewards.imitation import imitation_reward, tracking_errors, tracking_reward
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
@@ -17,21 +18,9 @@ def tracker():
 
 
 def _clips(seconds=5.0):
-    """Real mocap (demo corpus sources) when available, else a synthetic sway on the spot."""
-    try:
-        from dance_rl.data import demo
-        clips = [demo.clip_motion(demo.source_clip(n), seconds=seconds) for n in ("dance_b", "jump")]
-        return np.stack([c[0] for c in clips]), np.stack([c[1] for c in clips])
-    except ImportError:
-        T = int(seconds * FPS)
-        t = np.arange(T) / FPS
-        poses = np.zeros((2, T, 24, 3))
-        poses[..., 0, :] = [np.pi / 2, 0, 0]
-        poses[:, :, 16, 2] = -1.2 + 0.4 * np.sin(2 * np.pi * t)  # arms swing
-        poses[:, :, 17, 2] = 1.2 - 0.4 * np.sin(2 * np.pi * t)
-        poses[:, :, 3, 2] = 0.1 * np.sin(np.pi * t)  # trunk sways
-        trans = np.tile(humanoid_model().qpos0[:3], (2, T, 1))
-        return poses, trans
+    """Real mocap: two demo corpus source clips."""
+    clips = [demo.clip_motion(demo.source_clip(n), seconds=seconds) for n in ("dance_b", "jump")]
+    return np.stack([c[0] for c in clips]), np.stack([c[1] for c in clips])
 
 
 def test_reward_combination_by_hand():

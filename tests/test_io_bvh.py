@@ -6,7 +6,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from dance_rl.errors import UserError
-from dance_rl.motion.bvh import hierarchy_order, load_bvh, read_bvh, save_bvh
+from dance_rl.motion.bvh import hierarchy_order, read_bvh, save_bvh
+from dance_rl.motion.bvh_retarget import load_bvh
 from dance_rl.motion.io import Motion
 from dance_rl.motion.skeleton import JOINT_NAMES, OFFSETS, PARENTS
 

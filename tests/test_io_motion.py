@@ -9,8 +9,17 @@ import torch
 
 from dance_rl.errors import UserError
 from dance_rl.motion.fk import joints_np
-from dance_rl.motion.io import (Motion, load_any, load_motion, resample, resolve_audio, save_any, save_edge_pkl,
-                                save_motion, validate_motion)
+from dance_rl.motion.io import (
+    Motion,
+    load_any,
+    load_motion,
+    resample,
+    resolve_audio,
+    save_any,
+    save_edge_pkl,
+    save_motion,
+    validate_motion,
+)
 from dance_rl.motion.rotations import axis_angle_to_matrix
 
 RX90 = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # +90° about X (y-up → z-up)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from dance_rl.data import demo
 from dance_rl.errors import UserError
 from dance_rl.rewards.batch import MotionBatch
 from dance_rl.rewards.ranked_demos import latent_noise_hook, pair_accuracy, sample_levels
@@ -19,7 +20,6 @@ SMALL = RewardNetSpec(hidden=16, dilations=(1, 2))
 @pytest.fixture(scope="module")
 def clips():
     """Four real 5-s mocap clips (poses, trans) and a music-like (T, 35) array per clip."""
-    demo = pytest.importorskip("dance_rl.data.demo")
     out = []
     for i, name in enumerate(("dance_a", "dance_b", "walk", "punch")):
         p, t = demo.clip_motion(demo.source_clip(name), seconds=5.0)

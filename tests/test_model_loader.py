@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dance_rl.diffusion.checkpoint import (RLFT_KIND, card_chain, load_model, resolve_source, save_checkpoint)
+from dance_rl.diffusion.checkpoint import RLFT_KIND, card_chain, load_model, resolve_source, save_checkpoint
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.errors import UserError
 from dance_rl.motion.representation import Normalizer

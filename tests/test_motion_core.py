@@ -1,13 +1,18 @@
 import math
 
 import numpy as np
-import pytest
 import torch
 
 from dance_rl.motion import rotations as R
 from dance_rl.motion.fk import fk_axis_angle, global_rotations, joints_np
-from dance_rl.motion.representation import (FEATURE_DIM, Normalizer, features_to_joints, features_to_motion,
-                                            foot_contacts, motion_to_features)
+from dance_rl.motion.representation import (
+    FEATURE_DIM,
+    Normalizer,
+    features_to_joints,
+    features_to_motion,
+    foot_contacts,
+    motion_to_features,
+)
 from dance_rl.motion.skeleton import OFFSETS, PARENTS, UPRIGHT_ROOT_AA, bone_lengths, rest_joint_positions
 
 

@@ -14,7 +14,6 @@ from dance_rl.errors import cli_main
 from dance_rl.motion.representation import Normalizer, motion_to_features
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models run fastest on one thread
 
 TINY = ["model.latent_dim=32", "model.ff_size=48", "model.num_layers=1", "model.num_heads=4", "model.seq_len=30",
@@ -106,8 +105,8 @@ def test_cli_errors_exit_2_without_output(tmp_path, capsys):
 def test_default_demo_checkpoint_trains_once_then_reuses(tmp_path, monkeypatch):
     from dance_rl.diffusion import checkpoint, trainer
     monkeypatch.setattr(trainer, "make_training_dataset", lambda cfg: TinyDance())
-    path = checkpoint.default_demo_checkpoint(tmp_path, progress=False, overrides=tuple(TINY) + ("pretrain.steps=3",))
+    path = trainer.default_demo_checkpoint(tmp_path, progress=False, overrides=tuple(TINY) + ("pretrain.steps=3",))
     assert path == checkpoint.demo_checkpoint_path(tmp_path) and path.is_file()
     assert load_checkpoint(path)["step"] == 3
     monkeypatch.setattr(trainer, "pretrain", lambda *a, **k: pytest.fail("must reuse the cached model"))
-    assert checkpoint.default_demo_checkpoint(tmp_path) == path
+    assert trainer.default_demo_checkpoint(tmp_path) == path

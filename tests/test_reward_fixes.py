@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dance_rl.data import demo
 from dance_rl.rewards.batch import MotionBatch
 from dance_rl.rewards.corruptions import corrupt
 from dance_rl.rewards.phymotion import phymotion_terms, self_collision_violation
@@ -16,7 +17,6 @@ SECONDS = 5.0
 
 @pytest.fixture(scope="module")
 def clips():
-    demo = pytest.importorskip("dance_rl.data.demo")
     return {name: demo.clip_motion(demo.source_clip(name), seconds=SECONDS)
             for name in ("dance_a", "dance_b", "walk", "punch")}
 
@@ -42,7 +42,6 @@ def test_more_self_penetration_lowers_the_kinematic_score(clips, name):
     """Arms pushed ever further into the torso: pct passes the release's 20 % saturation; the graded score keeps
     falling at every level, the release score goes flat (walk is left out: its arms pass through the torso at the
     largest levels, so its penetration stops growing)."""
-    pytest.importorskip("dance_rl.sim.dynamics")
     batch = _levels(clips[name], "self_penetrate", (0.0, 0.3, 0.6, 0.9, 1.2, 1.5))
     axes, diag = phymotion_terms(batch)
     pct = diag["kin_self_collision_pct"]
@@ -66,7 +65,6 @@ def test_fgd_matches_skeleton2stage_definition_and_scale():
     A 1-2 cm wobble of the lowest joint already reads 1.96-1.99: the level issue 13 saw is the definition's."""
     from dance_rl.rewards.fgd import fgd
 
-    demo = pytest.importorskip("dance_rl.data.demo")
     poses, trans = demo.clip_motion(demo.source_clip("walk"), seconds=SECONDS)
     batch = MotionBatch(poses[None], trans[None], fps=30.0)
     h = batch.joints[..., 2].min(axis=-1)

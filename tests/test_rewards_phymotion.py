@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dance_rl.data import demo
 from dance_rl.motion.fk import joints_np
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
 from dance_rl.rewards import registry
 from dance_rl.rewards.batch import MotionBatch
-from dance_rl.rewards.physics_probe import PhysicsProbe
 from dance_rl.rewards.phymotion import contact_score, dynamic_score, kinematic_score, phymotion, support_distance
+from dance_rl.rewards.physics_probe import PhysicsProbe
 
 T = 20
 
@@ -107,7 +108,6 @@ def test_failed_probe_scores_zero_and_axes_are_consistent():
 
 
 def test_simulator_probe_on_a_standing_pose():
-    pytest.importorskip("dance_rl.sim.dynamics")
     poses, trans = _standing_batch()
     r = phymotion(MotionBatch(poses, trans))
     d = r["diagnostics"]
@@ -126,8 +126,6 @@ def test_simulator_probe_on_a_standing_pose():
 def test_threaded_scoring_while_the_simulator_finishes_matches_serial(monkeypatch):
     """With worker threads, PhyMotion scores the clips the simulator has finished while it runs the last ones; the
     result equals the serial one and the one from a precomputed probe."""
-    pytest.importorskip("dance_rl.sim.dynamics")
-    demo = pytest.importorskip("dance_rl.data.demo")
     import dance_rl.rewards.physics_probe as rp
     src = [demo.clip_motion(demo.source_clip(n), seconds=5.0) for n in ("dance_a", "jump", "spin", "walk")]
     poses = np.stack([src[i % 4][0] for i in range(8)]).astype(np.float64)

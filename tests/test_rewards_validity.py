@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dance_rl.data import demo
 from dance_rl.rewards.batch import MotionBatch
 from dance_rl.rewards.composite import score
 from dance_rl.rewards.corruptions import corrupt
@@ -42,12 +43,10 @@ CASES = [
     ("freeze", (0.25, 0.5, 0.75, 1.0), ("antifreeze",), CLIPS),
     ("self_penetrate", (0.1, 0.2, 0.3), ("phymotion_kinematic",), ("dance_b", "walk", "punch")),
 ]
-NEEDS_SIM = {"phymotion", "phymotion_contact", "phymotion_kinematic", "phymotion_dynamic"}
 
 
 @pytest.fixture(scope="module")
 def real_clips():
-    demo = pytest.importorskip("dance_rl.data.demo")
     out = {}
     for name in CLIPS:
         poses, trans = demo.clip_motion(demo.source_clip(name), seconds=SECONDS)
@@ -69,8 +68,6 @@ def _levels_batch(clips, names, corruption, levels):
 
 @pytest.mark.parametrize("corruption,levels,rewards,names", CASES, ids=[f"{c[0]}-{c[2][0]}" for c in CASES])
 def test_reward_falls_with_severity(real_clips, corruption, levels, rewards, names):
-    if NEEDS_SIM & set(rewards):
-        pytest.importorskip("dance_rl.sim.dynamics")
     batch = _levels_batch(real_clips, names, corruption, levels)
     result = score(batch, {r: 1.0 for r in rewards})
     for reward in rewards:
@@ -105,7 +102,6 @@ def test_imitation_falls_with_jitter(real_clips):
     clips: its global terms (e_pos, e_rot) are dominated by how far the simulated body drifts from the reference over
     5 s, which changes chaotically with small input changes (walk: clean e_pos 0.018 m², 0.04 rad jitter 0.004 m²).
     """
-    pytest.importorskip("dance_rl.rewards.imitation")
     levels = (0.02, 0.04, 0.08)
     batch = _levels_batch(real_clips, CLIPS, "jitter", levels)
     comp = score(batch, {"imitation": 1.0})["components"]["imitation"]

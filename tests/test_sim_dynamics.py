@@ -3,6 +3,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from dance_rl.data import demo
 from dance_rl.motion.fk import joints_np
 from dance_rl.sim import humanoid as hum
 from dance_rl.sim.dynamics import estimate_grf, inverse_dynamics, inverse_dynamics_grf, physics_probe, self_collisions
@@ -123,7 +124,6 @@ def test_motion_to_qpos_feeds_dynamics(model):
 
 def test_batched_probe_equals_per_frame_mj_inverse_on_real_motion(model):
     """The probe's M·qacc + bias over mujoco.batch is contact-free mj_inverse, frame by frame, across units."""
-    demo = pytest.importorskip("dance_rl.data.demo")
     clips = [demo.clip_motion(demo.source_clip(n), seconds=4.0) for n in ("dance_a", "jump", "spin", "walk", "punch")]
     poses, trans = np.stack([c[0] for c in clips]), np.stack([c[1] for c in clips])
     for nthread in (1, 2):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from dance_rl.data import demo
 from dance_rl.motion.fk import joints_np
 from dance_rl.sim import humanoid as hum
 from dance_rl.sim import retarget as rt
@@ -43,7 +44,6 @@ def test_round_trip_through_mujoco_kinematics_is_exact(model):
 
 
 def test_real_clip_round_trip(model):
-    demo = pytest.importorskip("dance_rl.data.demo")
     poses, trans = demo.clip_motion(demo.source_clip("dance_a"), seconds=5.0)
     qpos = rt.motion_to_qpos(poses, trans)
     assert np.abs(_mujoco_joints(model, qpos) - joints_np(poses, trans)).max() < 1e-3

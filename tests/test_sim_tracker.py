@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from dance_rl.data import demo
 from dance_rl.sim import humanoid as hum
 from dance_rl.sim.tracker import Tracker, TrackerConfig
 
@@ -37,7 +38,6 @@ def test_standing_reference_is_held(tracker):
 
 
 def test_deterministic_and_thread_count_independent(tracker):
-    demo = pytest.importorskip("dance_rl.data.demo")
     from dance_rl.sim.retarget import motion_to_qpos
     ref = np.stack([motion_to_qpos(*demo.clip_motion(demo.source_clip(n), seconds=2.0)) for n in ("dance_a", "jump")])
     a = tracker.track(ref, FPS)

@@ -13,7 +13,7 @@ import ray
 
 from dance_rl.config import load_config
 from dance_rl.errors import UserError
-from dance_rl.tune import param_space, trial_config
+from dance_rl.sweep import param_space, trial_config
 from tests.conftest import REPO, smoke_overrides
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

@@ -12,7 +12,8 @@ from dance_rl.errors import UserError
 def load_base_model(cfg, log=print) -> dict:
     """{"spec", "state_dict" (numpy), "normalizer", "path", "card"}: rl.base_checkpoint (any model source: a base,
     EDGE or exported file, an RLFT checkpoint, a run, trial or sweep directory), or the cached demo model."""
-    from dance_rl.diffusion.checkpoint import default_demo_checkpoint, load_model
+    from dance_rl.diffusion.checkpoint import load_model
+    from dance_rl.diffusion.trainer import default_demo_checkpoint
 
     if cfg.rl.base_checkpoint:
         path = Path(cfg.rl.base_checkpoint).expanduser()

@@ -103,19 +103,33 @@ class LearnerWorker:
 
 
 def merge_scores(scores: list[dict], keys: list) -> dict:
-    """Concatenate per-chunk reward components in rollout order; each chunk's keys must match its rollout's."""
-    names = scores[0]["components"].keys()
+    """Concatenate per-chunk reward components in rollout order; each chunk's keys must match its rollout's.
+
+    Every chunk must carry the same components and diagnostics with compatible shapes: a mismatch means the reward
+    actors disagree (different code or settings), which raises instead of silently dropping a term.
+    """
+    names = list(scores[0]["components"])
     merged = {}
+    for i, s in enumerate(scores):
+        if list(s["components"]) != names:
+            raise RuntimeError(f"reward chunk {i} has components {list(s['components'])}, chunk 0 has {names}")
     for name in names:
-        per_sample = np.concatenate([s["components"][name]["per_sample"] for s in scores])
-        frames = [s["components"][name]["per_frame"] for s in scores]
-        per_frame = None if any(f is None for f in frames) else np.concatenate(frames)
+        comps = [s["components"][name] for s in scores]
+        per_sample = np.concatenate([c["per_sample"] for c in comps])
+        frames = [c["per_frame"] for c in comps]
+        if any(f is None for f in frames) and not all(f is None for f in frames):
+            raise RuntimeError(f"reward {name!r}: per_frame is missing in some chunks only")
+        per_frame = None if frames[0] is None else np.concatenate(frames)
         diags = {}
-        for dk in scores[0]["components"][name]["diagnostics"]:
+        for dk in comps[0]["diagnostics"]:
+            if any(dk not in c["diagnostics"] for c in comps) or any(len(c["diagnostics"]) != len(comps[0]["diagnostics"])
+                                                                    for c in comps):
+                raise RuntimeError(f"reward {name!r}: chunks report different diagnostics "
+                                   f"({[sorted(c['diagnostics']) for c in comps]})")
             try:
-                diags[dk] = np.concatenate([np.atleast_1d(s["components"][name]["diagnostics"][dk]) for s in scores])
-            except (ValueError, KeyError):
-                pass
+                diags[dk] = np.concatenate([np.atleast_1d(c["diagnostics"][dk]) for c in comps])
+            except ValueError as e:
+                raise RuntimeError(f"reward {name!r}: diagnostic {dk!r} cannot be merged across chunks ({e})") from None
         merged[name] = {"per_sample": per_sample, "per_frame": per_frame, "diagnostics": diags}
     score_keys = [k for s in scores for k in s["keys"]]
     if score_keys != list(keys):

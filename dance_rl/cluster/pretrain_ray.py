@@ -27,9 +27,20 @@ from dance_rl.diffusion.checkpoint import atomic_torch_save, load_checkpoint, sa
 from dance_rl.diffusion.device import grad_scaler, resolve_precision
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
-from dance_rl.diffusion.trainer import (_dataset_normalizer, _tensorboard, check_resume_spec, ema_decay_at, ema_update,
-                                        global_batch_indices, load_batch, log_scalars, make_training_dataset,
-                                        step_randomness, train_step, warmup_lr)
+from dance_rl.diffusion.trainer import (
+    _dataset_normalizer,
+    _tensorboard,
+    check_resume_spec,
+    ema_decay_at,
+    ema_update,
+    global_batch_indices,
+    load_batch,
+    log_scalars,
+    make_training_dataset,
+    step_randomness,
+    train_step,
+    warmup_lr,
+)
 from dance_rl.errors import UserError
 
 CKPT_FILE = "model.pt"

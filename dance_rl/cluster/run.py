@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import ray
-import torch
 
 from dance_rl.cluster.learner import Learner
 from dance_rl.cluster.loop import RLFTLoop

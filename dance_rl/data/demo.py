@@ -130,11 +130,11 @@ def _check_max_clips(max_clips: int | None) -> list[str]:
 def write_corpus(out_dir: str | os.PathLike, seed: int = 0, max_clips: int | None = None) -> list[dict]:
     """Build every variant of the first ``max_clips`` source clips (0/None = all) into the existing empty
     ``out_dir``; returns the per-clip metadata written to ``corpus.json``."""
+    import torch
+
     from dance_rl.motion.io import Motion, save_motion
     from dance_rl.motion.representation import foot_contacts
     from dance_rl.music.synth import save_wav
-
-    import torch
 
     out = Path(out_dir)
     names = _check_max_clips(max_clips)

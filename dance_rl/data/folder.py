@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from dance_rl.data.dataset import DEFAULT_STRIDE_S, FPS, ClipRef, clip_features
+from dance_rl.data.clips import DEFAULT_STRIDE_S, FPS, ClipRef, clip_features
 from dance_rl.data.windows import WINDOW_FRAMES, stride_frames, window_starts
 from dance_rl.errors import UserError
 from dance_rl.motion.io import MOTION_SUFFIXES, load_any, resample, save_motion

@@ -6,7 +6,7 @@ Main entry points (see each module's docstring):
 - sampler.ddim_sample / step_logprob       sampling with per-step log-probs; log-prob recomputation for RL
 - long_form.long_sample / stitch           any-length generation
 - guidance.fgd_guidance / postprocess      test-time foot-ground guidance and contact post-processing
-- checkpoint.load_model / default_demo_checkpoint, edge_checkpoint.load_edge_checkpoint
+- checkpoint.load_model, trainer.default_demo_checkpoint, edge_checkpoint.load_edge_checkpoint
 """
 from dance_rl.diffusion.edge_checkpoint import load_edge_checkpoint
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec

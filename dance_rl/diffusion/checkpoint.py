@@ -218,17 +218,3 @@ def card_chain(card: dict) -> list[str]:
 # ------------------------------------------------------------------------------------------------------ demo model
 def demo_checkpoint_path(cache_dir: str | Path) -> Path:
     return Path(cache_dir) / "base_model" / f"demo_v{DEMO_CHECKPOINT_VERSION}.pt"
-
-
-def default_demo_checkpoint(cache_dir: str | Path = ".cache/dance_rl", *, progress: bool = True,
-                            overrides: tuple[str, ...] = ()) -> Path:
-    """Path of the cached demo base model; trains it on the demo corpus first if it is missing (≈5 min on 2 cores)."""
-    path = demo_checkpoint_path(cache_dir)
-    if path.is_file():
-        return path
-    from dance_rl.config import load_config
-    from dance_rl.diffusion.trainer import pretrain
-
-    cfg = load_config(None, list(overrides) + [f"data.cache_dir={cache_dir}", "data.source=demo"])
-    pretrain(cfg, out=path, progress=progress, log_dir=path.parent / "tb")
-    return path

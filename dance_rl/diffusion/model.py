@@ -263,9 +263,5 @@ def _as_timesteps(t, batch: int, device) -> torch.Tensor:
     return t.expand(batch) if t.dim() == 0 else t
 
 
-def build_model(spec: ModelSpec) -> DanceDecoder:
-    return DanceDecoder(spec)
-
-
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from dance_rl.diffusion.checkpoint import load_checkpoint, save_checkpoint
+from dance_rl.diffusion.checkpoint import demo_checkpoint_path, load_checkpoint, save_checkpoint
 from dance_rl.diffusion.device import autocast, grad_scaler, resolve_device, resolve_precision
 from dance_rl.diffusion.losses import edge_loss
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
@@ -198,3 +198,18 @@ def _progress(enabled: bool, initial: int, total: int):
         return None
     from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc="pretrain", unit="step", dynamic_ncols=True)
+
+
+# ------------------------------------------------------------------------------------------------------ demo model
+def default_demo_checkpoint(cache_dir: str | Path = ".cache/dance_rl", *, progress: bool = True,
+                            overrides: tuple[str, ...] = ()) -> Path:
+    """Path of the cached demo base model (checkpoint.demo_checkpoint_path); trains it on the demo corpus first if
+    it is missing (≈5 min on 2 cores)."""
+    path = demo_checkpoint_path(cache_dir)
+    if path.is_file():
+        return path
+    from dance_rl.config import load_config
+
+    cfg = load_config(None, list(overrides) + [f"data.cache_dir={cache_dir}", "data.source=demo"])
+    pretrain(cfg, out=path, progress=progress, log_dir=path.parent / "tb")
+    return path

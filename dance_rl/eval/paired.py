@@ -34,9 +34,8 @@ PHYSICAL_ERRORS = ("pfc", "fgd", "pen_rate", "skating_ratio")
 
 def sample_row(poses: np.ndarray, trans: np.ndarray, beats_60: np.ndarray | None, opts: EvalOptions) -> dict:
     """Every per-sample metric of one generated motion ((T,24,3) axis-angle, (T,3) z-up root) + its AIST++ features."""
-    from dance_rl.motion.io import Motion
-
     from dance_rl.motion.fk import joints_np
+    from dance_rl.motion.io import Motion
 
     row = motion_metrics(Motion(poses=np.asarray(poses, np.float32), trans=np.asarray(trans, np.float32), fps=30.0),
                          opts, beats_60)

@@ -33,15 +33,13 @@ def mesh_pen_rate(poses: np.ndarray, trans: np.ndarray, model, frame_stride: int
             "pen_frames": counts}
 
 
-def capsule_pen_rate(poses: np.ndarray, trans: np.ndarray, fps: float = 30.0) -> dict | None:
+def capsule_pen_rate(poses: np.ndarray, trans: np.ndarray, fps: float = 30.0) -> dict:
     """Mean penetrating contacts between geoms of non-adjacent bodies per frame on the simulator body (posed
-    kinematically, no dynamics), or None when ``dance_rl.sim`` is not importable."""
-    try:
-        from dance_rl.sim.dynamics import self_collisions
-        from dance_rl.sim.humanoid import humanoid_model
-        from dance_rl.sim.retarget import motion_to_qpos
-    except ImportError:
-        return None
+    kinematically, no dynamics)."""
+    from dance_rl.sim.dynamics import self_collisions
+    from dance_rl.sim.humanoid import humanoid_model
+    from dance_rl.sim.retarget import motion_to_qpos
+
     qpos = motion_to_qpos(np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64))
     counts = np.asarray(self_collisions(qpos, humanoid_model())["count"], dtype=np.float64)
     return {"pen_rate": float(counts.mean()) if len(counts) else float("nan"), "pen_method": "sim_capsules",
@@ -53,7 +51,7 @@ def pen_rate(poses: np.ndarray, trans: np.ndarray, fps: float = 30.0, method: st
     """{'pen_rate': float, 'pen_method': str, 'pen_frames': (n,)} for one motion.
 
     ``smpl_model`` is a loaded :class:`~dance_rl.eval.smpl_mesh.SMPLModel` (None = no SMPL files).
-    ``method``: 'auto' (mesh if a model is given, else capsules, else none), 'mesh', 'capsule' or 'none'.
+    ``method``: 'auto' (mesh if a model is given, else capsules), 'mesh', 'capsule' or 'none'.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -64,5 +62,4 @@ def pen_rate(poses: np.ndarray, trans: np.ndarray, fps: float = 30.0, method: st
         return mesh_pen_rate(poses, trans, smpl_model, frame_stride)
     if method == "mesh":
         return none
-    out = capsule_pen_rate(poses, trans, fps)
-    return none if out is None else out
+    return capsule_pen_rate(poses, trans, fps)

@@ -15,7 +15,7 @@ from dance_rl.eval import bas as bas_mod
 from dance_rl.eval.features import motion_features
 from dance_rl.eval.fid import fid_div
 from dance_rl.eval.penetration import pen_rate
-from dance_rl.eval.physical import (PFC_SCALE, fgd_sums, foot_skating_ratio, motion_magnitude, pfc, reduce_fgd)
+from dance_rl.eval.physical import PFC_SCALE, fgd_sums, foot_skating_ratio, motion_magnitude, pfc, reduce_fgd
 
 FPS = 30.0
 
@@ -44,16 +44,15 @@ def rot6d_from_axis_angle(poses: np.ndarray) -> np.ndarray:
 
 
 def phymotion_scores(poses, trans) -> dict:
-    try:
-        from dance_rl.rewards.batch import MotionBatch
-        from dance_rl.rewards.phymotion import phymotion
-    except ImportError:
-        return {}
+    """PhyMotion axes of one motion, always with the simulator (a broken MuJoCo import raises, never drops terms)."""
+    from dance_rl.rewards.batch import MotionBatch
+    from dance_rl.rewards.phymotion import phymotion
+
     out = phymotion(MotionBatch(poses[None], trans[None], FPS))
     d = out["diagnostics"]
     return {"phymotion": float(out["per_sample"][0]), "phymotion_kinematic": float(d["kinematic"][0]),
             "phymotion_contact": float(d["contact"][0]), "phymotion_dynamic": float(d["dynamic"][0]),
-            "phymotion_sim_used": bool(d.get("sim_used", np.zeros(1))[0])}
+            "phymotion_sim_used": bool(d["sim_used"][0])}
 
 
 def imitation_scores(poses, trans) -> dict:
@@ -63,10 +62,8 @@ def imitation_scores(poses, trans) -> dict:
     diverged before the last frame; the set's rate is 1 - mean(failures), as PHC reports it. Skeleton2Stage's own
     "Succ." definition is unconfirmed, so this is comparable in spirit, not in digits.
     """
-    try:
-        from dance_rl.rewards.imitation import imitation_reward
-    except ImportError:
-        return {}
+    from dance_rl.rewards.imitation import imitation_reward
+
     out = imitation_reward(poses[None], trans[None], FPS)
     d = out["diagnostics"]
     failed = bool(np.asarray(d["terminated"])[0]) or bool(np.asarray(d["failed"])[0])

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from dance_rl.errors import UserError
-from dance_rl.motion.io import Motion, atomic_write, validate_motion
+from dance_rl.motion.clip import Motion, atomic_write, validate_motion
 from dance_rl.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from dance_rl.motion.skeleton import JOINT_NAMES, OFFSETS, PARENTS, children
 
@@ -290,13 +290,3 @@ def bvh_to_motion(b: BVH, source: str = "BVH") -> Motion:
     fps = 1.0 / b.frame_time
     fps = float(round(fps)) if abs(fps - round(fps)) < 1e-3 else fps  # Frame Time is printed with 8 decimals
     return validate_motion(Motion(poses, trans @ ZUP_TO_YUP / scale, fps, joints=joints), source)
-
-
-def load_bvh(path: str | os.PathLike, mapping=None) -> Motion:
-    """Our own SMPL-24 export exactly; any other skeleton retargeted (``mapping``: file, dict or None = detect)."""
-    b = read_bvh(path)
-    if mapping is None and sorted(b.names) == sorted(JOINT_NAMES):
-        return bvh_to_motion(b, str(path))
-    from dance_rl.motion.bvh_retarget import retarget_bvh  # lazy: it imports this module
-
-    return retarget_bvh(b, mapping, str(path))

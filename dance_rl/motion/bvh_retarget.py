@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from dance_rl.errors import UserError
-from dance_rl.motion.bvh import BVH
+from dance_rl.motion.bvh import BVH, bvh_to_motion, read_bvh
+from dance_rl.motion.clip import YUP_TO_ZUP_MAT, Motion, resample, validate_motion
 from dance_rl.motion.ground import dominant_axis, ground_motion, rotation_between, up_to_z
-from dance_rl.motion.io import YUP_TO_ZUP_MAT, Motion, resample, validate_motion
 from dance_rl.motion.joint_map import JointMap, resolve_mapping
 from dance_rl.motion.rotations import matrix_to_axis_angle
-from dance_rl.motion.skeleton import NUM_JOINTS, OFFSETS, PARENTS, children, rest_joint_positions
+from dance_rl.motion.skeleton import JOINT_NAMES, NUM_JOINTS, OFFSETS, PARENTS, children, rest_joint_positions
 
 FPS = 30.0
 _LEGS = ((1, 4, 7), (2, 5, 8))  # hip, knee, ankle
@@ -127,3 +127,11 @@ def retarget_bvh(b: BVH, mapping: JointMap | str | os.PathLike | dict | None = N
     src_fps = float(round(src_fps)) if abs(src_fps - round(src_fps)) < 1e-3 else src_fps
     m = resample(validate_motion(Motion(poses, trans, src_fps), source), fps)
     return ground_motion(m)
+
+
+def load_bvh(path: str | os.PathLike, mapping=None) -> Motion:
+    """Our own SMPL-24 export exactly; any other skeleton retargeted (``mapping``: file, dict or None = detect)."""
+    b = read_bvh(path)
+    if mapping is None and sorted(b.names) == sorted(JOINT_NAMES):
+        return bvh_to_motion(b, str(path))
+    return retarget_bvh(b, mapping, str(path))

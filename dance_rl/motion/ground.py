@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dance_rl.motion.clip import Motion
 from dance_rl.motion.fk import joints_np
-from dance_rl.motion.io import Motion
 from dance_rl.motion.skeleton import FOOT_JOINTS
 
 CONTACT_SPEED = 0.01  # m/frame at 30 fps: a foot joint slower than this is planted (as the 151-d contact labels)

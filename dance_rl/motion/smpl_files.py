@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from dance_rl.errors import UserError
+from dance_rl.motion.clip import Motion, resample, validate_motion
 from dance_rl.motion.ground import ground_motion, upright_smpl
-from dance_rl.motion.io import Motion, resample, validate_motion
 from dance_rl.motion.rotations import matrix_to_axis_angle, rot6d_to_matrix
 from dance_rl.motion.safe_pickle import safe_load
 from dance_rl.motion.skeleton import NUM_JOINTS

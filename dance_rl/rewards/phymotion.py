@@ -30,7 +30,7 @@ Deviations from the release:
   term gave no signal across most of that range. ``self_collision="release"`` restores the clipped ramp.
 * Foot floating skips frames whose root moves < 1 mm/frame (the release's v1 ``delta_ts``; v3 has no gate): there
   ρ = ‖v_foot − v_root‖/‖v_root‖ divides by ~0, and a dancer standing still would be flagged on every frame.
-* Without a simulator (``use_sim=False`` or dance_rl.sim missing) the centre of mass, torques and root force come from
+* Without a simulator (``use_sim=False``, an explicit choice; a broken MuJoCo import raises) the centre of mass, torques and root force come from
   the release's v1 joint-only fallback (§1.5) and self-collision counts as 0; ``diagnostics["sim_used"]`` says which.
 """
 from __future__ import annotations
@@ -261,7 +261,7 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
             if not head:
                 head.append((done, score(probe.joints if fk is None else fk[:done], probe)))
         probe = physics_probe(batch, nthread, on_progress)
-        if probe is None or not head:
+        if not head:
             return score(batch.joints, probe)
         done, (axes, diag) = head[0]
         rest_axes, rest_diag = score(batch.joints[done:], probe.clips(slice(done, None)))

@@ -4,8 +4,8 @@
 hinge torques and root force of inverse dynamics (no contacts, as PhyMotion), hinge velocities and torque limits,
 and the self-collision penetration between non-adjacent bodies. `physics_probe(batch)` fills it from `dance_rl.sim`
 once per batch (cached under ``"physics_probe"``; a RewardActor may pass a precomputed one in
-``MotionBatch(sim_results={"physics_probe": probe})``). It returns None when no simulator is importable, and the
-rewards then fall back to joint-only proxies.
+``MotionBatch(sim_results={"physics_probe": probe})``). MuJoCo is a hard dependency: a broken simulator import raises
+here instead of quietly turning the physics rewards into joint-only proxies (those run only on ``use_sim=False``).
 """
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ class PhysicsProbe:
         return replace(self, **{k: None if v is None else v[sel] for k, v in per_clip.items()})
 
 
-def physics_probe(batch: MotionBatch, nthread: int = 1, on_progress=None) -> PhysicsProbe | None:
-    """The batch's PhysicsProbe (computed once, ``nthread`` worker threads), or None when dance_rl.sim is missing.
+def physics_probe(batch: MotionBatch, nthread: int = 1, on_progress=None) -> PhysicsProbe:
+    """The batch's PhysicsProbe (computed once, ``nthread`` worker threads).
 
     A precomputed probe may be handed in as ``sim_results={"physics_probe": p}``, either a PhysicsProbe or the dict
     that ``dance_rl.sim.dynamics.physics_probe`` returns. When this call computes the probe on several threads,
@@ -55,7 +55,7 @@ def physics_probe(batch: MotionBatch, nthread: int = 1, on_progress=None) -> Phy
     if isinstance(probe, dict):
         probe = from_dict(probe)
         batch._cache["physics_probe"] = probe
-    if probe is not None and probe.joints is not None:
+    if probe.joints is not None:
         # The simulator's kinematics are the batch's FK (same skeleton); sharing them saves a second FK pass.
         batch.cached("joints", lambda: probe.joints)
     return probe
@@ -70,11 +70,9 @@ def from_dict(out: dict) -> PhysicsProbe:
                         joints=out.get("joints"))
 
 
-def _compute(batch: MotionBatch, nthread: int, on_progress=None) -> PhysicsProbe | None:
-    try:
-        from dance_rl.sim.dynamics import physics_probe as sim_probe
-    except ImportError:  # no MuJoCo / no simulator package: rewards use their joint-only fallbacks
-        return None
+def _compute(batch: MotionBatch, nthread: int, on_progress=None) -> PhysicsProbe:
+    from dance_rl.sim.dynamics import physics_probe as sim_probe  # lazy: MuJoCo loads only where physics is scored
+
     progress = None if on_progress is None else \
         (lambda done, out: on_progress(done, from_dict(out).clips(slice(0, done))))
     return from_dict(sim_probe(batch.poses, batch.trans, fps=batch.fps, nthread=nthread, on_progress=progress))

@@ -68,10 +68,6 @@ def get_reward(name: str) -> RewardFn:
         return target
     module, _, attr = target.partition(":")
     fn = getattr(importlib.import_module(module), attr)
-    if name == "imitation":  # the adapter imports the simulator lazily; check it can, before any work is done
-        try:
-            importlib.import_module("dance_rl.rewards.imitation")
-        except ImportError as e:
-            raise UserError(f"reward 'imitation': its simulator module cannot be imported ({e}); "
-                            "install mujoco / dance_rl.sim or leave this reward out") from None
+    if name == "imitation":  # the adapter imports the simulator lazily; import it now, before any work is done
+        importlib.import_module("dance_rl.rewards.imitation")
     return fn

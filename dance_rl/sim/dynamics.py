@@ -26,8 +26,17 @@ from mujoco import batch as mj_batch
 from scipy.sparse import csr_array
 from scipy.spatial.transform import Rotation
 
-from dance_rl.sim.humanoid import BODY_IDS, HINGE_DOF, HINGE_QPOS, body_mass, humanoid_model, joint_ranges, \
-    probe_model, sole_points, torque_limits
+from dance_rl.sim.humanoid import (
+    BODY_IDS,
+    HINGE_DOF,
+    HINGE_QPOS,
+    body_mass,
+    humanoid_model,
+    joint_ranges,
+    probe_model,
+    sole_points,
+    torque_limits,
+)
 from dance_rl.sim.retarget import motion_to_qpos, velocity_acceleration
 
 _VARIANTS: dict[tuple[int, str], tuple[mujoco.MjModel, mujoco.MjModel]] = {}

@@ -92,8 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from dance_rl.config import load_config
     from dance_rl.eval import bas as bas_mod
-    from dance_rl.eval.report import (EvalOptions, evaluate_sets, jsonable, markdown_table, motion_metrics,
-                                      public_row, rows_to_csv)
+    from dance_rl.eval.report import (
+        EvalOptions,
+        evaluate_sets,
+        jsonable,
+        markdown_table,
+        motion_metrics,
+        public_row,
+        rows_to_csv,
+    )
     from dance_rl.eval.smpl_mesh import find_smpl_file, load_smpl_model
 
     args = build_parser().parse_args(argv)

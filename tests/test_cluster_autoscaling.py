@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-import psutil  # noqa: E402  (Ray's vendored copy: importable once ray is imported)
+import psutil
 import pytest
 import ray
 import yaml

@@ -88,8 +88,8 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
         if not files:
             raise UserError(f"--music {folder}: no audio files (wav/mp3/ogg/flac) in it")
-        for f in files:
-            clips += _cut(f.stem, extract_features(f, min_seconds=seconds), frames, clips_per_song, f)
+        for f in files:  # songs shorter than one clip are skipped (_cut gives none); unreadable ones are an error
+            clips += _cut(f.stem, extract_features(f, min_seconds=0.0), frames, clips_per_song, f)
     if not clips:
         raise UserError(f"--seconds {seconds:g}: every song of --music {music} is shorter than that; pass fewer seconds")
     if len(clips) > num_clips:

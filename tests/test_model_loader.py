@@ -22,7 +22,7 @@ def _base(path):
     return m
 
 
-def _rlft(path, base_model, iteration, shift, base_card):
+def _rlft(path, base_model, iteration, shift, base_card, guardrails=None):
     sd = {k: v + shift for k, v in base_model.state_dict().items()}
     raw = {k: v + 2 * shift for k, v in base_model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +30,7 @@ def _rlft(path, base_model, iteration, shift, base_card):
                 "normalizer": Normalizer(-torch.ones(151), torch.ones(151)).state_dict(),
                 "config": {"rl": {"ddim_steps": 4, "algorithm": "reinforce", "lr": 1e-4},
                            "rewards": {"imitation": {"weight": 0.5}, "fgd": {"weight": 0.0}}},
-                "model": raw, "ema": sd, "base_card": base_card, "heldout": None, "guardrails": None}, path)
+                "model": raw, "ema": sd, "base_card": base_card, "heldout": None, "guardrails": guardrails}, path)
 
 
 def _first_weight(model):
@@ -65,6 +65,17 @@ def test_every_source_resolves(tmp_path):
     # sweep directory: best trial from report.json, then best_model.pt once exported
     (tmp_path / "sweep" / "report.json").write_text(json.dumps({"best_checkpoint": str(trial / "checkpoint_000000")}))
     assert resolve_source(tmp_path / "sweep") == trial / "checkpoint_000000" / "run.pt"
+
+
+def test_a_run_that_never_stayed_within_the_guardrails_is_not_handed_out(tmp_path):
+    base = _base(tmp_path / "base.pt")
+    run = tmp_path / "hacked"
+    state = {"base_metrics": {}, "best_iteration": None, "best_score": None, "streak": 0,
+             "history": [[15, False, ["motion_magnitude"]]]}
+    _rlft(run / "checkpoints" / "iter_00015.pt", base, 15, 0.1, None, guardrails=state)
+    with pytest.raises(UserError, match="within the guardrails.*motion_magnitude.*iter_N.pt"):
+        load_model(run)
+    assert load_model(run / "checkpoints" / "iter_00015.pt")[2]["iterations"] == 15  # explicit file: allowed
 
 
 @pytest.mark.parametrize("make, what", [

@@ -108,6 +108,11 @@ def resolve_source(source) -> Path:
         return p / "checkpoints" / BEST_CKPT_NAME
     run_ckpts = sorted((p / "checkpoints").glob("iter_*.pt"))
     if run_ckpts:
+        guard = (safe_torch_load(run_ckpts[-1]) or {}).get("guardrails") or {}
+        if guard.get("history") and guard.get("best_iteration") is None:
+            raise UserError(f"model '{source}': no held-out evaluation of this run stayed within the guardrails "
+                            f"(tripped: {sorted({m for h in guard['history'] for m in h[2]})}), so the base model is "
+                            "the one to keep; pass a checkpoints/iter_N.pt file to use a fine-tuned one anyway")
         return run_ckpts[-1]
     trial_ckpts = sorted(p.glob(f"checkpoint_*/{TRIAL_CKPT_FILE}"))
     if trial_ckpts:

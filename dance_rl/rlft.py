@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from dance_rl.compare import HeldoutSet, heldout_record, model_from_state
 from dance_rl.errors import UserError
 from dance_rl.eval.paired import summary_metrics
+from dance_rl.heldout import HeldoutSet, heldout_record, model_from_state
 from dance_rl.rl.guardrails import GuardrailTracker
 
 GUARDED = ("motion_magnitude", "fid_k", "fid_g", "pelvis_height")

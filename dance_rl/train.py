@@ -60,8 +60,8 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
     from dance_rl.cluster.inputs import load_base_model, load_conditions
     from dance_rl.cluster.placement import decide_config
     from dance_rl.cluster.run import RLRun, init_ray
-    from dance_rl.compare import build_heldout
     from dance_rl.diffusion.checkpoint import BEST_CKPT_NAME, latest_run_checkpoint, load_run_checkpoint
+    from dance_rl.heldout import build_heldout
     from dance_rl.rlft import iterate, make_guard
 
     ckpt_dir = out / "checkpoints"

@@ -181,8 +181,9 @@ def write_report(results, cfg, exp_dir: Path, wall_s: float, base=None, held=Non
 
 def render_best_vs_base(best_path: Path, base: dict, held, out: Path) -> Path:
     """The base model and the best model dancing to the first held-out clip (seed 0), side by side, with music."""
-    from dance_rl.compare import generate, model_from_state, side_by_side
+    from dance_rl.compare import generate, side_by_side
     from dance_rl.diffusion.checkpoint import load_model
+    from dance_rl.heldout import model_from_state
 
     clip = held.clips[0]
     base_model, base_norm = model_from_state(base)

@@ -108,11 +108,6 @@ def resolve_source(source) -> Path:
         return p / "checkpoints" / BEST_CKPT_NAME
     run_ckpts = sorted((p / "checkpoints").glob("iter_*.pt"))
     if run_ckpts:
-        guard = (safe_torch_load(run_ckpts[-1]) or {}).get("guardrails") or {}
-        if guard.get("history") and guard.get("best_iteration") is None:
-            raise UserError(f"model '{source}': no held-out evaluation of this run stayed within the guardrails "
-                            f"(tripped: {sorted({m for h in guard['history'] for m in h[2]})}), so the base model is "
-                            "the one to keep; pass a checkpoints/iter_N.pt file to use a fine-tuned one anyway")
         return run_ckpts[-1]
     trial_ckpts = sorted(p.glob(f"checkpoint_*/{TRIAL_CKPT_FILE}"))
     if trial_ckpts:
@@ -131,6 +126,16 @@ def resolve_source(source) -> Path:
                     "file (.pt) or such a directory")
 
 
+def _refuse_if_never_within_guardrails(ckpt: dict, source) -> None:
+    """A run directory whose latest checkpoint says no evaluation ever stayed within the guardrails names no model
+    (the base model is the one to keep); the explicit iter_N.pt file still loads."""
+    guard = ckpt.get("guardrails") or {}
+    if guard.get("history") and guard.get("best_iteration") is None:
+        raise UserError(f"model '{source}': no held-out evaluation of this run stayed within the guardrails "
+                        f"(tripped: {sorted({m for h in guard['history'] for m in h[2]})}), so the base model is "
+                        "the one to keep; pass a checkpoints/iter_N.pt file to use a fine-tuned one anyway")
+
+
 def load_model(source, use_ema: bool = True) -> tuple[DanceDecoder, Normalizer, dict]:
     """Any supported source → (model in eval mode, normaliser, card). EMA weights unless ``use_ema=False``."""
     path = resolve_source(source)
@@ -147,6 +152,8 @@ def load_model(source, use_ema: bool = True) -> tuple[DanceDecoder, Normalizer, 
         raise UserError(f"model '{source}': {describe(ckpt)}, not a model; pass a dance_rl, RLFT or EDGE checkpoint "
                         "(or a run, trial or sweep directory)")
     if ckpt.get("kind") == RLFT_KIND:
+        if path.name.startswith("iter_") and Path(source).expanduser().is_dir():
+            _refuse_if_never_within_guardrails(ckpt, source)
         spec, norm_state, config = ckpt["spec"], ckpt["normalizer"], ckpt.get("config", {})
         card = rlft_card(ckpt, path)
     else:

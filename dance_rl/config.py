@@ -129,10 +129,18 @@ class LearnedRewardTerm(RewardTerm):
 
 
 @dataclass
+class AntifreezeTerm(RewardTerm):
+    root: str = _f("vertical", choices=("vertical", "all", "none"),
+                   doc="root translation removed before measuring kinetic energy: 'vertical' (Skeleton2Stage: "
+                       "travelling counts, bobbing does not), 'all' (limb motion relative to the root only)")
+
+
+@dataclass
 class RewardsConfig:
     """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
     imitation: RewardTerm = _term(0.51)
-    antifreeze: RewardTerm = _term(0.49)
+    antifreeze: AntifreezeTerm = field(default_factory=lambda: AntifreezeTerm(weight=0.49),
+                                       metadata={"doc": "anti-freezing: kinetic energy of the joints"})
     fgd: RewardTerm = _term(0.01)
     phymotion: RewardTerm = _term(0.0)
     fgd_ground: RewardTerm = _term(0.0)   # FGD against the z = 0 floor (punishes a constant float/sink)

@@ -78,7 +78,8 @@ class RLRun:
             RewardActor.options(**self.placement.options(off + i), **retry).remote(
                 self.weights, float(cfg.data.fps),
                 {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads)},
-                 "learned": {"checkpoint": str(Path(cfg.rewards.learned.checkpoint).resolve())}},
+                 "learned": {"checkpoint": str(Path(cfg.rewards.learned.checkpoint).resolve())},
+                 "antifreeze": {"root": cfg.rewards.antifreeze.root}},
                 num_threads=c.reward_threads)
             for i in range(c.num_reward_actors)]
         self.loop = RLFTLoop(self.samplers, self.rewarders, self.learner, conditions, keys, rl,

@@ -29,7 +29,7 @@ from scipy.spatial.transform import Rotation
 from dance_rl.data import retarget_deepmimic as dm
 from dance_rl.errors import UserError
 from dance_rl.motion.fk import joints_np
-from dance_rl.motion.skeleton import FOOT_JOINTS, MIRROR_INDEX
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS, MIRROR_INDEX
 
 BUILDER_VERSION = 1  # bump whenever the output changes: cached corpora with another version are rebuilt
 CORPUS_FILE = "corpus.json"
@@ -43,7 +43,6 @@ CLIPS = ("dance_a", "dance_b", "walk", "jump", "spin", "spinkick", "kick", "punc
 GROUNDED_CLIPS = ("dance_a", "walk", "kick", "punch")
 TEMPO_FACTORS = (0.85, 1.0, 1.15)
 TEST_VARIANT = (1.15, True)  # (tempo factor, mirrored)
-CONTACT_SPEED = 0.01  # m/frame, as the 151-d contact labels
 BPM_RANGE = (40.0, 200.0)
 
 
@@ -53,7 +52,7 @@ def ground_offset(joints: np.ndarray) -> float:
     low = joints[..., 2].min(axis=-1)
     feet = joints[:, list(FOOT_JOINTS)]
     speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1).min(axis=-1)
-    still = np.append(speed, speed[-1:]) < CONTACT_SPEED
+    still = np.append(speed, speed[-1:]) < CONTACT_SPEED_M_PER_FRAME
     return float(np.median(low[still]) if still.sum() >= max(3, 0.1 * len(low)) else np.percentile(low, 10))
 
 

@@ -15,9 +15,7 @@ from typing import Any, Callable, Hashable, Sequence
 import numpy as np
 
 from dance_rl.errors import UserError
-from dance_rl.motion.skeleton import FOOT_JOINTS, NUM_JOINTS
-
-CONTACT_SPEED = 0.01  # metres per frame; EDGE's contact rule (the 151-d vector's contact channels)
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS, NUM_JOINTS
 
 
 def vnorm(x: np.ndarray) -> np.ndarray:
@@ -122,7 +120,7 @@ class MotionBatch:
             feet = self.joints[:, :, list(FOOT_JOINTS)]
             step = np.zeros(feet.shape[:-1])
             step[:, :-1] = vnorm(feet[:, 1:] - feet[:, :-1])
-            return (step < CONTACT_SPEED).astype(np.float32)
+            return (step < CONTACT_SPEED_M_PER_FRAME).astype(np.float32)
         return self.cached("contacts", rule)
 
     # -- constructors ------------------------------------------------------------------------------------------

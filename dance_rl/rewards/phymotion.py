@@ -10,7 +10,7 @@ Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
 * **dynamic** (v3, §1.4): torque over limits, root force over body weight, torque×velocity effort, and balance again
   (the release counts balance in both axes).
 
-Foot bodies are the FK joints (7 L ankle, 10 L toe, 8 R ankle, 11 R toe): the simulator's body frames sit on the
+Foot bodies are the FK foot joints (``skeleton.FOOT_JOINTS``: ankles and toes): the simulator's body frames sit on the
 joints, so this equals the release's body positions without a MuJoCo pass.
 
 Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision`` (see below),
@@ -40,7 +40,9 @@ from itertools import combinations
 import numpy as np
 
 from dance_rl.errors import UserError
+from dance_rl.motion.skeleton import FOOT_JOINTS
 from dance_rl.rewards.batch import MotionBatch, vnorm
+from dance_rl.sim import GRAVITY
 
 # Thresholds of the release (physics_rewards.md §1).
 MAX_JOINT_SPEED = 5.0  # m/s
@@ -48,7 +50,9 @@ MAX_JOINT_ACC = 40.0  # m/s², diagnostics only
 JITTER_BASE, JITTER_SPAN = 4.5, 90.0  # m/s²
 SELF_COLLISION_BASE, SELF_COLLISION_SPAN = 2.0, 18.0  # percent
 LIMBS = ((16, 18), (18, 20), (1, 4), (4, 7))  # upper arm, forearm, thigh, shank
-CONTACT_HEIGHT, CONTACT_SPEED = 0.02, 0.05  # m, m/s
+# A foot joint is in contact when lower than CONTACT_HEIGHT and slower than CONTACT_SPEED_M_PER_S (per second, unlike
+# EDGE's per-frame rule in motion/skeleton.py).
+CONTACT_HEIGHT, CONTACT_SPEED_M_PER_S = 0.02, 0.05  # m, m/s
 SLIP_NORM, PEN_NORM = 0.05, 0.05  # m
 FLOAT_RATIO_LO, FLOAT_RATIO_HI = 0.6, 1.75
 ROOT_STATIONARY = 0.001  # m/frame; v1's delta_ts: frames with a still root are not tested for floating
@@ -56,8 +60,6 @@ BALANCE_CLIP = 0.5  # m
 NO_SUPPORT_DISTANCE = 1.0  # m, balance distance when no foot is in contact
 GRF_VERTICAL_BW, GRF_HORIZONTAL_BW = 3.0, 0.5
 MET_NORM = 10000.0
-GRAVITY = 9.81
-FOOT_BODIES = (7, 10, 8, 11)  # L_Ankle, L_Toe, R_Ankle, R_Toe
 # v1 fallback (§1.5): 70 kg, CoM = joint mean with pelvis weight 3, torque proxy |joint acc|, limits by joint index.
 V1_MASS = 70.0
 
@@ -140,11 +142,11 @@ def support_distance(com_xy: np.ndarray, feet_xy: np.ndarray, in_contact: np.nda
 
 
 def contact_score(joints: np.ndarray, com: np.ndarray, fps: float, floor: str = "ground", ground: float = 0.0,
-                  contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED) -> dict:
+                  contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S) -> dict:
     """joints (B,T,J,3), com (B,T,3) → {"score": (B,), sub-terms (B,), "balance_violation" (B,)}."""
     num_frames = joints.shape[1]
     dt = 1.0 / fps
-    feet = joints[:, :, list(FOOT_BODIES)]
+    feet = joints[:, :, list(FOOT_JOINTS)]
     if floor == "ground":
         height = feet[..., 2] - ground
     elif floor == "min_foot":
@@ -223,7 +225,7 @@ def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: flo
 
 # ------------------------------------------------------------------------------------------------------------- reward
 def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
-                    contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED,
+                    contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
                     nthread: int = 1, self_collision: str = "graded") -> tuple[dict, dict]:
     """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
     def score(joints: np.ndarray, probe) -> tuple[dict, dict]:

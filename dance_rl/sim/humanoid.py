@@ -38,9 +38,9 @@ import mujoco
 import numpy as np
 
 from dance_rl.motion.skeleton import JOINT_NAMES, NUM_JOINTS, OFFSETS, PARENTS
+from dance_rl.sim import GRAVITY
 
 TOTAL_MASS = 70.0  # kg
-GRAVITY = 9.81
 NUM_HINGES = 3 * (NUM_JOINTS - 1)  # 69
 # Floor convention: dance_rl motions put the lowest JOINT on the floor (demo corpus, EDGE/Skeleton2Stage FGD), so the
 # flat soles pass through the toe joints (6 cm below the ankle joint at rest; anatomically ~2 cm deeper).

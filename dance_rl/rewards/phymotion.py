@@ -228,8 +228,13 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
                     contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
                     nthread: int = 1, self_collision: str = "graded") -> tuple[dict, dict]:
     """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
-    def score(joints: np.ndarray, probe) -> tuple[dict, dict]:
-        """Axes and diagnostics of the clips of ``joints`` (b,T,J,3); ``probe``: their PhysicsProbe, or None."""
+    def compute() -> tuple[dict, dict]:
+        probe = None
+        if use_sim:
+            from dance_rl.rewards.physics_probe import physics_probe
+
+            probe = physics_probe(batch, nthread)
+        joints = batch.joints  # after the probe: its kinematics serve as the FK when the batch has none yet
         com = probe.com if probe is not None else v1_com(joints)
         kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct, self_collision)
         con = contact_score(joints, com, batch.fps, floor, ground, contact_height, contact_speed)
@@ -248,53 +253,48 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
         if probe is not None and probe.rom_violation is not None:
             diag["rom_violation"] = probe.rom_violation  # anatomical range of motion; reported, not scored (as release)
         return axes, diag
-
-    def compute():
-        from dance_rl.rewards.physics_probe import physics_probe
-
-        if not use_sim:
-            return score(batch.joints, None)
-        # While the simulator's threads finish the last clips, score the clips it has done (this thread would only
-        # wait), then the rest; on the batch's FK if computed already, else on the simulator's (equal) kinematics.
-        fk = batch.joints if batch.has("joints") else None
-        head = []
-
-        def on_progress(done: int, probe) -> None:
-            if not head:
-                head.append((done, score(probe.joints if fk is None else fk[:done], probe)))
-        probe = physics_probe(batch, nthread, on_progress)
-        if not head:
-            return score(batch.joints, probe)
-        done, (axes, diag) = head[0]
-        rest_axes, rest_diag = score(batch.joints[done:], probe.clips(slice(done, None)))
-        return ({k: np.concatenate([v, rest_axes[k]]) for k, v in axes.items()},
-                {k: np.concatenate([v, rest_diag[k]]) for k, v in diag.items()})
     self_collision_violation(np.zeros(1), self_collision)  # a bad mode fails before any simulator work
     return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed, self_collision), compute)
 
 
-def phymotion(batch: MotionBatch, **params) -> dict:
+# The four rewards spell out phymotion_terms' parameters (the registry reads them from the signature to reject unknown
+# reward params; tests/test_rewards_phymotion.py checks that the lists agree).
+def phymotion(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+              contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S, nthread: int = 1,
+              self_collision: str = "graded") -> dict:
     """PhyMotion reward = mean(kinematic, contact, dynamic) ∈ [0, 1] per sample; params as `phymotion_terms`."""
-    axes, diag = phymotion_terms(batch, **params)
+    axes, diag = phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread, self_collision)
     return {"per_sample": (axes["kinematic"] + axes["contact"] + axes["dynamic"]) / 3.0, "per_frame": None,
             "diagnostics": {**axes, **diag}}
 
 
-phymotion.__wrapped__ = phymotion_terms  # inspect.signature → the accepted parameters
+def _axis(axis: str, terms: tuple[dict, dict]) -> dict:
+    """One axis as a reward, with its own diagnostics (``kin_``/``con_``/``dyn_``) and the simulator flags."""
+    axes, diag = terms
+    prefix = axis[:3] + "_"
+    return {"per_sample": axes[axis], "per_frame": None,
+            "diagnostics": {k: v for k, v in diag.items() if k.startswith(prefix) or k in ("sim_used", "failed")}}
 
 
-def _axis_reward(axis: str):
-    def reward(batch: MotionBatch, **params) -> dict:
-        axes, diag = phymotion_terms(batch, **params)
-        prefix = axis[:3] + "_"
-        return {"per_sample": axes[axis], "per_frame": None,
-                "diagnostics": {k: v for k, v in diag.items() if k.startswith(prefix) or k in ("sim_used", "failed")}}
-    reward.__name__ = f"phymotion_{axis}"
-    reward.__doc__ = f"The PhyMotion {axis} axis alone, in [0, 1]."
-    reward.__wrapped__ = phymotion_terms
-    return reward
+def phymotion_kinematic(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                        contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
+                        nthread: int = 1, self_collision: str = "graded") -> dict:
+    """The PhyMotion kinematic axis alone, in [0, 1]."""
+    return _axis("kinematic", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
+                                              self_collision))
 
 
-phymotion_kinematic = _axis_reward("kinematic")
-phymotion_contact = _axis_reward("contact")
-phymotion_dynamic = _axis_reward("dynamic")
+def phymotion_contact(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                      contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
+                      nthread: int = 1, self_collision: str = "graded") -> dict:
+    """The PhyMotion contact axis alone, in [0, 1]."""
+    return _axis("contact", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
+                                            self_collision))
+
+
+def phymotion_dynamic(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                      contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
+                      nthread: int = 1, self_collision: str = "graded") -> dict:
+    """The PhyMotion dynamic axis alone, in [0, 1]."""
+    return _axis("dynamic", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
+                                            self_collision))

@@ -6,7 +6,7 @@ simulator products). Each derived quantity is a lazy property, computed once per
 rewards costs one FK and one simulator pass, not one per reward; reward results that depend on parameters are memoised
 with :meth:`MotionBatch.cached`.
 
-World convention: metres, z up, ground plane z = 0 (DESIGN.md).
+World convention: metres, z up, ground plane z = 0.
 """
 from __future__ import annotations
 

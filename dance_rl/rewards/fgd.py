@@ -1,4 +1,4 @@
-"""Foot-Ground Deviation (FGD) rewards (Skeleton2Stage `compute_fgc`, edge_and_skeleton2stage.md §2.6).
+"""Foot-Ground Deviation (FGD) rewards (Skeleton2Stage `compute_fgc`, docs/rewards.md).
 
 Per frame, h_t = height of the lowest FK joint.
 

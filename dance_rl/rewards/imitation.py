@@ -1,4 +1,4 @@
-"""Imitation reward: how well a physically simulated body can perform the motion (Skeleton2Stage §2.4).
+"""Imitation reward: how well a physically simulated body can perform the motion (Skeleton2Stage; docs/rewards.md).
 
 Per frame, comparing the simulation (``dance_rl.sim.tracker``) with the reference, as Skeleton2Stage codes it:
 

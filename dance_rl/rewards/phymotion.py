@@ -1,13 +1,13 @@
-"""PhyMotion structured physics scores (physics_rewards.md §1, as in the official release's headline reward).
+"""PhyMotion structured physics scores, as in the official release's headline reward (docs/rewards.md, PhyMotion).
 
 Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
 
-* **kinematic** (v1 joint checker, §1.2): joint speed > 5 m/s (fraction of frames), jitter ramp
+* **kinematic** (the release's v1 joint checker): joint speed > 5 m/s (fraction of frames), jitter ramp
   clip((jitter_global + jitter_local − 4.5)/90), self-collision ramp clip((pct − 2)/18) and the limb-length-consistency
   "joint limit" term. Acceleration > 40 m/s² is reported but, as in the release, not scored.
-* **contact** (v3, §1.3): foot slip, ground penetration, foot floating (velocity-ratio test), balance (centre of mass
+* **contact** (v3, MuJoCo): foot slip, ground penetration, foot floating (velocity-ratio test), balance (centre of mass
   to the support polygon of the feet in contact).
-* **dynamic** (v3, §1.4): torque over limits, root force over body weight, torque×velocity effort, and balance again
+* **dynamic** (v3, MuJoCo): torque over limits, root force over body weight, torque×velocity effort, and balance again
   (the release counts balance in both axes).
 
 Foot bodies are the FK foot joints (``skeleton.FOOT_JOINTS``: ankles and toes): the simulator's body frames sit on the
@@ -31,7 +31,7 @@ Deviations from the release:
 * Foot floating skips frames whose root moves < 1 mm/frame (the release's v1 ``delta_ts``; v3 has no gate): there
   ρ = ‖v_foot − v_root‖/‖v_root‖ divides by ~0, and a dancer standing still would be flagged on every frame.
 * Without a simulator (``use_sim=False``, an explicit choice; a broken MuJoCo import raises) the centre of mass, torques and root force come from
-  the release's v1 joint-only fallback (§1.5) and self-collision counts as 0; ``diagnostics["sim_used"]`` says which.
+  the release's v1 joint-only fallback and self-collision counts as 0; ``diagnostics["sim_used"]`` says which.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ from dance_rl.motion.skeleton import FOOT_JOINTS
 from dance_rl.rewards.batch import MotionBatch, vnorm
 from dance_rl.sim import GRAVITY
 
-# Thresholds of the release (physics_rewards.md §1).
+# Thresholds of the release (docs/rewards.md, PhyMotion).
 MAX_JOINT_SPEED = 5.0  # m/s
 MAX_JOINT_ACC = 40.0  # m/s², diagnostics only
 JITTER_BASE, JITTER_SPAN = 4.5, 90.0  # m/s²
@@ -60,7 +60,7 @@ BALANCE_CLIP = 0.5  # m
 NO_SUPPORT_DISTANCE = 1.0  # m, balance distance when no foot is in contact
 GRF_VERTICAL_BW, GRF_HORIZONTAL_BW = 3.0, 0.5
 MET_NORM = 10000.0
-# v1 fallback (§1.5): 70 kg, CoM = joint mean with pelvis weight 3, torque proxy |joint acc|, limits by joint index.
+# v1 fallback: 70 kg, CoM = joint mean with pelvis weight 3, torque proxy |joint acc|, limits by joint index.
 V1_MASS = 70.0
 
 
@@ -204,7 +204,7 @@ def v1_com(joints: np.ndarray) -> np.ndarray:
 
 
 def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: float) -> dict:
-    """Joint-only fallback (§1.5): GRF from CoM acceleration of a 70 kg body, torque proxy = |joint acceleration|."""
+    """Joint-only fallback (the release's v1): GRF from CoM acceleration of a 70 kg body, torque proxy = |joint acceleration|."""
     dt = 1.0 / fps
     com_acc = np.gradient(np.gradient(v1_com(joints), dt, axis=1), dt, axis=1)
     bw = V1_MASS * GRAVITY

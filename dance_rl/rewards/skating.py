@@ -4,7 +4,7 @@ Why a separate reward: PhyMotion's slip term only counts a foot as in contact wh
 foot that skates faster than that stops counting as a contact and its skating goes unseen (on the DeepMimic demo
 clips even planted toes move 0.07-0.3 m/s, so the slip term sees almost nothing). Here contact is decided by height
 alone, as the PhysDiff "Skate" metric (contact in two adjacent frames, horizontal displacement) and GMD's skating
-ratio (foot height < 0.05 m, 0.5 m/s skating speed) do (physics_rewards.md §2-3).
+ratio (foot height < 0.05 m, 0.5 m/s skating speed) do (docs/rewards.md, foot skating).
 
 Per frame t (0..T-2): s_t = max over the foot joints (ankles and toes) in contact at t and t+1 of the horizontal speed
 ‖xy_{t+1} − xy_t‖·fps; r_t = exp(−s_t / 0.5 m/s); the last frame repeats r_{T-2}. per_sample = mean_t r_t ∈ (0, 1].

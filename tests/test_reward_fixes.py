@@ -61,7 +61,7 @@ def test_bad_self_collision_mode_is_a_user_error(clips):
 
 # ----------------------------------------------------------------------------------------------------------- (a) FGD
 def test_fgd_matches_skeleton2stage_definition_and_scale():
-    """compute_fgc (edge_and_skeleton2stage.md §2.6): r_t = 1 + exp(-100 (h_t - g)^2), h in metres, g = mean_t h_t.
+    """compute_fgc (docs/rewards.md): r_t = 1 + exp(-100 (h_t - g)^2), h in metres, g = mean_t h_t.
     A 1-2 cm wobble of the lowest joint already reads 1.96-1.99: the level issue 13 saw is the definition's."""
     from dance_rl.rewards.fgd import fgd
 

@@ -1,4 +1,4 @@
-"""Anti-freezing reward (Skeleton2Stage `compute_k`, edge_and_skeleton2stage.md §2.5; kinetic features metrics.md §2).
+"""Anti-freezing reward (Skeleton2Stage `compute_k`; docs/rewards.md, kinetic features in docs/metrics.md).
 
 Skeleton2Stage: r_anti = (1/48) Σ_{j=1..24} [average_energy_expenditure(j) + average_kinetic_energy(j)]
 (``terms="both"``); dance_rl's default keeps the kinetic-energy half, (1/24) Σ_j average_kinetic_energy(j) (see below),

@@ -51,7 +51,7 @@ class TrackerConfig:
     root_kd: float = 1200.0  # N·s/m
     root_rot_kp: float = 1500.0  # N·m/rad
     root_rot_kd: float = 200.0  # N·m·s/rad
-    kp_scale: float = 3.0  # × PhyMotion's PD table (physics_rewards.md §1.8)
+    kp_scale: float = 3.0  # × PhyMotion's PD table (docs/rewards.md)
     feedforward: bool = True
     max_qvel: float = 100.0  # rad/s or m/s: faster = diverged
     num_threads: int = 1

@@ -22,10 +22,11 @@ import threading
 import numpy as np
 import torch
 
+from dance_rl.config import SimConfig
 from dance_rl.motion.fk import kinematics
 from dance_rl.sim.humanoid import GRAVITY, HINGE_DOF
 from dance_rl.sim.retarget import local_rotations, motion_to_qpos
-from dance_rl.sim.tracker import Tracker, TrackerConfig
+from dance_rl.sim.tracker import Tracker
 
 WEIGHTS = (0.6, 0.1, 0.2, 0.1)  # dof, vel, pos, rot
 SCALES = (60.0, 0.2, 100.0, 40.0)
@@ -34,9 +35,9 @@ _default: dict[tuple, Tracker] = {}
 _lock = threading.Lock()
 
 
-def default_tracker(config: TrackerConfig | None = None) -> Tracker:
+def default_tracker(config: SimConfig | None = None) -> Tracker:
     """A Tracker per configuration, shared by callers in this process (its models are built once)."""
-    config = config or TrackerConfig()
+    config = config or SimConfig()
     key = tuple(sorted(vars(config).items()))
     with _lock:
         if key not in _default:
@@ -76,7 +77,7 @@ def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight:
     """Imitation reward of a batch of motions.
 
     poses (B,T,24,3) axis-angle, trans (B,T,3) z-up metres (numpy or torch; a single clip without B is accepted).
-    ``sim``: a ``Tracker``, a ``TrackerConfig`` or ``dance_rl.config.SimConfig``, or None for the defaults.
+    ``sim``: a ``Tracker``, its settings (``dance_rl.config.SimConfig``), or None for the defaults.
     Returns ``{"per_sample": (B,), "per_frame": (B,T), "diagnostics": {...}}``; diagnostics: ``survival`` (B,)
     fraction of frames before termination, ``terminated`` (B,), ``failed`` (B,) bool (diverged → reward 0),
     ``residual_force`` (B,) mean |root residual force| over the surviving frames (N), ``residual_torque`` (B,),
@@ -112,8 +113,4 @@ def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight:
 
 
 def _tracker(sim) -> Tracker:
-    if isinstance(sim, Tracker):
-        return sim
-    if sim is None or isinstance(sim, TrackerConfig):
-        return default_tracker(sim)
-    return default_tracker(TrackerConfig.from_config(sim))
+    return sim if isinstance(sim, Tracker) else default_tracker(sim)

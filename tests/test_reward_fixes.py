@@ -182,3 +182,20 @@ def test_antifreeze_root_is_a_config_setting():
     assert load_config(None).rewards.antifreeze.root == "vertical"  # Skeleton2Stage's stays the default
     with pytest.raises(UserError, match="rewards.antifreeze.root"):
         load_config(None, ["rewards.antifreeze.root=xy"])
+
+
+def test_skating_cannot_be_escaped_by_floating(clips):
+    """A sliding clip lifted 10 cm off the floor: without the support-foot rule no foot is 'in contact' and the reward
+    is a perfect 1.0; with it the lifted clip scores nearly as badly as the grounded one."""
+    from dance_rl.rewards.corruptions import corrupt
+    from dance_rl.rewards.skating import skating
+
+    poses, trans = corrupt(*clips["walk"], 30.0, "slide", 0.8)
+    lifted = trans.copy()
+    lifted[:, 2] += 0.10 - MotionBatch(poses[None], trans[None]).lowest_joint_height.min()
+    grounded, floating = MotionBatch(poses[None], trans[None]), MotionBatch(poses[None], lifted[None])
+    assert skating(floating, support_height=0)["per_sample"][0] == 1.0
+    g, f = skating(grounded)["per_sample"][0], skating(floating)["per_sample"][0]
+    assert f < 0.3 and g < 0.3, (g, f)
+    clean = MotionBatch(*(x[None] for x in clips["walk"]))
+    assert skating(clean)["per_sample"][0] > g + 0.1  # and it still tells sliding from planted feet

@@ -34,6 +34,11 @@ class SamplerWorker:
         self.seed = seed
         self.version = -1
 
+    def settings(self) -> dict:
+        """What this replica samples with (tests compare the Ray and the serial path)."""
+        return {"steps": self.steps, "eta": self.eta, "guidance_weight": self.w, "timesteps": self.schedule.timesteps,
+                "clip_denoised": self.clip, "seed": self.seed, "device": str(self.device), "precision": self.precision}
+
     def load_weights(self, arrays: dict, version: int) -> None:
         self.model.load_state_dict(numpy_to_state(arrays, self.device), strict=True)
         self.version = version

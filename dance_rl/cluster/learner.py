@@ -16,10 +16,12 @@ import torch
 from dance_rl.cluster.common import pick_device, state_to_numpy
 from dance_rl.config import DiffusionConfig, RLConfig
 from dance_rl.diffusion.device import grad_scaler, resolve_precision
+from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.rl.advantages import AdvantageComputer
-from dance_rl.rl.update import EMA, Rollout, policy_update
+from dance_rl.rl.rollout import Rollout
+from dance_rl.rl.update import policy_update
 
 
 class LearnerWorker:

@@ -15,7 +15,8 @@ from dance_rl.cluster.loop import RLFTLoop
 from dance_rl.cluster.placement import create_run_placement
 from dance_rl.cluster.roles import actor_roles, check_devices, reward_weights
 from dance_rl.config import Config
-from dance_rl.diffusion.checkpoint import RLFT_KIND, RUN_CKPT_NAME, atomic_torch_save
+from dance_rl.diffusion.checkpoint import RLFT_KIND, RUN_CKPT_NAME
+from dance_rl.fileio import atomic_torch_save
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:

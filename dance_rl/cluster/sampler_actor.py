@@ -17,7 +17,7 @@ from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.sampler import ddim_sample
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.motion.representation import Normalizer
-from dance_rl.rl.update import Rollout
+from dance_rl.rl.rollout import Rollout
 
 
 class SamplerWorker:

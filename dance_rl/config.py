@@ -2,13 +2,16 @@
 
 A run is described by :class:`Config` (dataclasses). It loads from YAML, takes dotted overrides (``--set rl.lr=1e-5``)
 and is validated on load: an unknown key, a wrong type or an out-of-range value raises one :class:`UserError` that names
-the key. Tune search spaces address the same dotted keys (``rewards.imitation.weight``).
+the key. Tune search spaces address the same dotted keys (``rewards.imitation.weight``). Every field carries a doc;
+``--help-config`` on any CLI with ``--config`` lists them, and :func:`dump_config` writes them as YAML comments.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import re
+import textwrap
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +25,14 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 def _f(default, *, lo=None, hi=None, choices=None, doc=""):
-    """A field with validation metadata (inclusive bounds, allowed values)."""
+    """A field with validation metadata (inclusive bounds, allowed values) and its doc."""
     kw = {"default_factory": (lambda d=default: copy.deepcopy(d))} if isinstance(default, (dict, list)) else {"default": default}
     return field(metadata={"lo": lo, "hi": hi, "choices": choices, "doc": doc}, **kw)
+
+
+def _section(cls, doc: str):
+    """A nested section (a dataclass field) and its doc."""
+    return field(default_factory=cls, metadata={"doc": doc})
 
 
 @dataclass
@@ -32,41 +40,54 @@ class DataConfig:
     source: str = _f("demo", doc="'demo' (built-in corpus), 'aistpp:/path/to/aist_plusplus' or 'folder:/path' (a corpus "
                                   "built by 'python -m dance_rl.data folder', or a folder with motions/ + music/)")
     cache_dir: str = _f(".cache/dance_rl", doc="demo corpus, music features and the cached base model live here")
-    fps: int = _f(30, lo=1)
-    window_frames: int = _f(150, lo=8)
-    train_stride_s: float = _f(0.5, lo=0.01)
-    test_stride_s: float = _f(2.5, lo=0.01)
-    max_clips: int = _f(0, lo=0, doc="0 = all clips")
+    fps: int = _f(30, lo=1, doc="frame rate of the windows (every corpus is resampled to 30 fps); turns the strides "
+                                "into frames and is the rate the rewards assume, so keep 30")
+    window_frames: int = _f(150, lo=8, doc="frames per window; must equal model.seq_len")
+    train_stride_s: float = _f(0.5, lo=0.01, doc="seconds between the starts of consecutive training windows")
+    test_stride_s: float = _f(2.5, lo=0.01, doc="seconds between the starts of consecutive test windows")
+    max_clips: int = _f(0, lo=0, doc="use only the first N clips of each split (ignored for the demo corpus); "
+                                     "0 = all clips")
 
 
 MODEL_PRESETS = {
-    # Dropout belongs to the preset: EDGE trains for days with 0.1; the 5-minute demo model learns faster without it.
+    # The one table of model sizes (diffusion.model.ModelSpec.preset reads it too). Dropout belongs to the preset:
+    # EDGE trains for days with 0.1; the 5-minute demo model learns faster without it.
     "demo": dict(latent_dim=128, ff_size=256, num_layers=2, num_heads=4, dropout=0.0),
     "edge": dict(latent_dim=512, ff_size=1024, num_layers=8, num_heads=8, dropout=0.1),
 }
+_DEMO = MODEL_PRESETS["demo"]
 
 
 @dataclass
 class ModelConfig:
-    preset: str = _f("demo", choices=tuple(MODEL_PRESETS), doc="fills the sizes below unless they are set explicitly")
-    latent_dim: int = _f(128, lo=8)
-    ff_size: int = _f(256, lo=8)
-    num_layers: int = _f(2, lo=1)
-    num_heads: int = _f(4, lo=1)
-    dropout: float = _f(0.0, lo=0.0, hi=0.9)
+    preset: str = _f("demo", choices=tuple(MODEL_PRESETS), doc="size preset: demo (small, CPU) or edge (EDGE's model); "
+                                                                "fills the sizes below unless they are set explicitly")
+    latent_dim: int = _f(_DEMO["latent_dim"], lo=8, doc="transformer width (from model.preset unless set)")
+    ff_size: int = _f(_DEMO["ff_size"], lo=8, doc="feed-forward width of each layer (from model.preset unless set)")
+    num_layers: int = _f(_DEMO["num_layers"], lo=1, doc="decoder layers (from model.preset unless set)")
+    num_heads: int = _f(_DEMO["num_heads"], lo=1, doc="attention heads; must divide latent_dim (from model.preset "
+                                                       "unless set)")
+    dropout: float = _f(_DEMO["dropout"], lo=0.0, hi=0.9, doc="dropout in attention and feed-forward layers "
+                                                               "(from model.preset unless set)")
     cond_dim: int = _f(35, choices=(35, 4800), doc="35 = EDGE baseline librosa features, 4800 = Jukebox")
-    seq_len: int = _f(150, lo=8)
-    nfeats: int = _f(151, choices=(151,))
+    seq_len: int = _f(150, lo=8, doc="frames the model generates per window (150 = 5 s at 30 fps); "
+                                     "must equal data.window_frames")
+    nfeats: int = _f(151, choices=(151,), doc="motion features per frame (EDGE's layout: contacts, root position, "
+                                              "24 joint rotations in 6D)")
 
 
 @dataclass
 class DiffusionConfig:
-    timesteps: int = _f(1000, lo=10)
-    ddim_steps: int = _f(50, lo=2)
-    eta: float = _f(1.0, lo=0.0, hi=1.0)
-    guidance_weight: float = _f(2.0, lo=0.0)
-    cond_drop_prob: float = _f(0.25, lo=0.0, hi=1.0)
-    clip_denoised: bool = _f(True)
+    """Stored with a pretrained model: these are the settings it is sampled with afterwards."""
+    timesteps: int = _f(1000, lo=10, doc="noise levels of the diffusion schedule (training and sampling)")
+    ddim_steps: int = _f(50, lo=2, doc="DDIM denoising steps per sample")
+    eta: float = _f(1.0, lo=0.0, hi=1.0, doc="DDIM noise: 1 = stochastic steps (needed for RL log-probabilities), "
+                                             "0 = deterministic")
+    guidance_weight: float = _f(2.0, lo=0.0, doc="classifier-free guidance w: unconditional + w x (music - "
+                                                  "unconditional); 1 = no guidance")
+    cond_drop_prob: float = _f(0.25, lo=0.0, hi=1.0, doc="pretraining: fraction of windows trained without their "
+                                                         "music (what classifier-free guidance needs)")
+    clip_denoised: bool = _f(True, doc="clamp each predicted clean motion to the normalised range [-1, 1]")
     fgd_guidance: bool = _f(False, doc="test-time foot-ground guidance at the last DDIM step")
 
 
@@ -75,13 +96,14 @@ class PretrainConfig:
     """Defaults are the demo recipe, measured on the demo corpus on 2 CPU cores: batch 32 at lr 1e-3 reaches
     feet-on-the-ground samples in ~900 steps (~5 min); EDGE's lr 4e-4 / batch 64 needs several times longer
     (tune_configs/paper.yaml carries EDGE's values)."""
-    lr: float = _f(1e-3, lo=0.0)
-    weight_decay: float = _f(0.02, lo=0.0)
-    batch_size: int = _f(32, lo=1)
-    steps: int = _f(900, lo=1)
-    ema_decay: float = _f(0.999, lo=0.0, hi=1.0)
-    checkpoint_every: int = _f(500, lo=1)
-    seed: int = _f(0)
+    lr: float = _f(1e-3, lo=0.0, doc="AdamW learning rate (after a short linear warm-up)")
+    weight_decay: float = _f(0.02, lo=0.0, doc="AdamW weight decay")
+    batch_size: int = _f(32, lo=1, doc="windows per step (the global batch, split evenly over Ray Train workers)")
+    steps: int = _f(900, lo=1, doc="optimiser steps")
+    ema_decay: float = _f(0.999, lo=0.0, hi=1.0, doc="decay of the EMA weights (what loading the model uses; "
+                                                      "ramped up over the first steps)")
+    checkpoint_every: int = _f(500, lo=1, doc="save a checkpoint every N steps (and at the end)")
+    seed: int = _f(0, doc="seeds the initial weights, batch order and diffusion noise")
     max_minutes: float = _f(5.0, lo=0.0, doc="stop early after this much wall time (0 = no limit)")
     device: str = _f("auto", doc="auto | cpu | cuda | cuda:N (auto = CUDA when present); --device on the CLI")
     precision: str = _f("auto", choices=("auto", "off", "bf16", "fp16"),
@@ -97,29 +119,33 @@ class PretrainConfig:
 
 @dataclass
 class SimConfig:
-    physics_hz: int = _f(240, lo=30)
-    control_hz: int = _f(60, lo=10)
-    termination_head_height: float = _f(0.3, lo=0.0)
+    """The MuJoCo tracker behind the imitation reward (sim/tracker.py takes this dataclass as its settings)."""
+    physics_hz: int = _f(240, lo=30, doc="MuJoCo steps per second (rounded to a whole multiple of the control rate)")
+    control_hz: int = _f(60, lo=10, doc="setpoint updates per second (rounded to a whole multiple of the frame rate)")
+    termination_head_height: float = _f(0.3, lo=0.0, doc="m; a clip ends when the head falls below this "
+                                                          "(Skeleton2Stage: 0.3)")
     residual_force_limit: float = _f(350.0, lo=0.0, doc="N per world axis; below body weight (687 N) so the "
                                                          "residual cannot hold a floating body up")
-    residual_torque_limit: float = _f(400.0, lo=0.0, doc="N·m; bound of the residual root torque")
-    kp_scale: float = _f(3.0, lo=0.0, doc="multiplier on PhyMotion's PD gains")
+    residual_torque_limit: float = _f(400.0, lo=0.0, doc="N·m; bound of the residual root torque (norm)")
+    kp_scale: float = _f(3.0, lo=0.0, doc="multiplier on PhyMotion's PD gains of the joint servos")
     feedforward: bool = _f(True, doc="inverse-dynamics feed-forward torques in the tracker")
-    max_qvel: float = _f(100.0, lo=1.0, doc="velocity above which a rollout counts as diverged")
-    root_kp: float = _f(8000.0, lo=0.0)
-    root_kd: float = _f(1200.0, lo=0.0)
-    root_rot_kp: float = _f(1500.0, lo=0.0)
-    root_rot_kd: float = _f(200.0, lo=0.0)
-    num_threads: int = _f(2, lo=1)
+    max_qvel: float = _f(100.0, lo=1.0, doc="rad/s or m/s; a velocity above this marks the rollout diverged")
+    root_kp: float = _f(8000.0, lo=0.0, doc="N/m; stiffness of the residual pelvis position servo")
+    root_kd: float = _f(1200.0, lo=0.0, doc="N·s/m; damping of the residual pelvis position servo")
+    root_rot_kp: float = _f(1500.0, lo=0.0, doc="N·m/rad; stiffness of the residual pelvis orientation servo")
+    root_rot_kd: float = _f(200.0, lo=0.0, doc="N·m·s/rad; damping of the residual pelvis orientation servo")
+    num_threads: int = _f(1, lo=1, doc="threads stepping a batch of clips (results are identical at any count); "
+                                       "Ray reward actors use cluster.reward_threads instead")
 
 
 @dataclass
 class RewardTerm:
-    weight: float = _f(0.0, lo=0.0)
+    weight: float = _f(0.0, lo=0.0, doc="weight of this reward's per-music normalised advantage in the update (and of "
+                                        "its score in the logged total); 0 = not computed")
 
 
-def _term(w: float):
-    return field(default_factory=lambda: RewardTerm(weight=w), metadata={"doc": "reward term"})
+def _term(w: float, doc: str):
+    return field(default_factory=lambda: RewardTerm(weight=w), metadata={"doc": doc})
 
 
 @dataclass
@@ -129,16 +155,24 @@ class LearnedRewardTerm(RewardTerm):
 
 
 @dataclass
+class AntifreezeTerm(RewardTerm):
+    root: str = _f("vertical", choices=("vertical", "all", "none"),
+                   doc="root translation removed before measuring kinetic energy: 'vertical' (Skeleton2Stage: "
+                       "travelling counts, bobbing does not), 'all' (limb motion relative to the root only)")
+
+
+@dataclass
 class RewardsConfig:
     """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
-    imitation: RewardTerm = _term(0.51)
-    antifreeze: RewardTerm = _term(0.49)
-    fgd: RewardTerm = _term(0.01)
-    phymotion: RewardTerm = _term(0.0)
-    fgd_ground: RewardTerm = _term(0.0)   # FGD against the z = 0 floor (punishes a constant float/sink)
-    skating: RewardTerm = _term(0.0)      # foot sliding while in contact
-    learned: LearnedRewardTerm = field(default_factory=LearnedRewardTerm,
-                                       metadata={"doc": "E3D2 reward model learned from ranked demonstrations"})
+    imitation: RewardTerm = _term(0.51, "how well the MuJoCo tracker (sim.*) can perform the motion")
+    antifreeze: AntifreezeTerm = field(default_factory=lambda: AntifreezeTerm(weight=0.49),
+                                       metadata={"doc": "anti-freezing: mean joint kinetic energy (rewards motion)"})
+    fgd: RewardTerm = _term(0.01, "foot-ground deviation: a steady lowest-joint height (relative to the clip's own "
+                                  "mean, so blind to a constant float)")
+    phymotion: RewardTerm = _term(0.0, "PhyMotion's kinematic, contact and dynamic plausibility scores")
+    fgd_ground: RewardTerm = _term(0.0, "FGD against the z = 0 floor (punishes a constant float/sink)")
+    skating: RewardTerm = _term(0.0, "foot sliding while in contact with the floor")
+    learned: LearnedRewardTerm = _section(LearnedRewardTerm, "E3D2 reward model learned from ranked demonstrations")
 
 
 GUARDRAIL_ACTIONS = ("ignore", "warn", "stop", "keep_best")
@@ -169,51 +203,60 @@ class GuardrailsConfig:
 
 @dataclass
 class RLConfig:
-    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"))
-    iterations: int = _f(30, lo=1)
+    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"),
+                        doc="policy gradient over the DDIM steps: reinforce, or ppo_clip (clipped probability ratio; "
+                            "required by rl.lag, and what keeps inner_epochs > 1 near the sampling policy)")
+    iterations: int = _f(30, lo=1, doc="RL iterations (sample, score, update); a sweep uses tune.iterations if set")
     conditions_per_iter: int = _f(4, lo=1, doc="music windows sampled per iteration")
-    samples_per_condition: int = _f(4, lo=1, doc="Skeleton2Stage: 4")
-    ddim_steps: int = _f(0, lo=0, doc="0 = diffusion.ddim_steps")
-    lr: float = _f(1e-5, lo=0.0, doc="paper: 1e-6 for the full EDGE model")
-    weight_decay: float = _f(0.01, lo=0.0)
-    grad_clip: float = _f(1.0, lo=0.0)
-    ema_decay: float = _f(0.99, lo=0.0, hi=1.0)
-    adv_clip: float = _f(5.0, lo=0.0)
-    tracker_buffer: int = _f(32, lo=1)
-    tracker_min_count: int = _f(16, lo=1)
+    samples_per_condition: int = _f(4, lo=1, doc="samples per music window; the advantage compares them "
+                                                        "(Skeleton2Stage: 4)")
+    ddim_steps: int = _f(0, lo=0, doc="DDIM steps of the RL samples (each is a policy step); 0 = diffusion.ddim_steps")
+    lr: float = _f(1e-5, lo=0.0, doc="learner AdamW learning rate; paper: 1e-6 for the full EDGE model")
+    weight_decay: float = _f(0.01, lo=0.0, doc="AdamW weight decay of the learner")
+    grad_clip: float = _f(1.0, lo=0.0, doc="clip the gradient norm of each update to this (0 = no clipping)")
+    ema_decay: float = _f(0.99, lo=0.0, hi=1.0, doc="decay of the learner's EMA weights (what held-out evaluation "
+                                                     "and loading the fine-tuned model use)")
+    adv_clip: float = _f(5.0, lo=0.0, doc="clip the combined per-frame advantage to +-this")
+    tracker_buffer: int = _f(32, lo=1, doc="rewards kept per music window for the advantage statistics (DDPO's "
+                                           "per-prompt stat tracker; x frames for per-frame rewards)")
+    tracker_min_count: int = _f(16, lo=1, doc="below this many stored rewards a music window uses the batch's "
+                                              "statistics instead; must be <= tracker_buffer")
     adv_std_floor: dict = _f({}, doc="reward name -> minimum std (reward units) in the per-music advantage "
                                      "normalisation; smaller within-music differences count as noise "
                                      "(rl/advantages.py); {} = none, as the paper")
-    clip_range: float = _f(0.2, lo=0.0)
-    inner_epochs: int = _f(1, lo=1)
+    clip_range: float = _f(0.2, lo=0.0, doc="ppo_clip: the probability ratio is clipped to 1 +- this")
+    inner_epochs: int = _f(1, lo=1, doc="passes of the update over each iteration's samples")
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
-    seed: int = _f(0)
-    checkpoint_every: int = _f(10, lo=1)
+    seed: int = _f(0, doc="seeds the music windows drawn each iteration and the sampling noise")
+    checkpoint_every: int = _f(10, lo=1, doc="save a checkpoint every N iterations (and at the end)")
     render_every: int = _f(0, lo=0, doc="python -m dance_rl.train: render a fixed-seed clip every N iterations "
                                          "(clips/iter_N.mp4 + a TensorBoard frame strip); 0 = never")
     micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
     base_checkpoint: str = _f("", doc="model to fine-tune: any model source (file, RLFT checkpoint, run/trial/sweep "
                                       "directory); '' = the cached demo base model, built if missing")
     eval_every: int = _f(0, lo=0, doc="held-out evaluation (eval.*) every N iterations; 0 = only at the end")
-    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig,
-                                         metadata={"doc": "held-out metric bounds relative to the base model"})
+    guardrails: GuardrailsConfig = _section(GuardrailsConfig, "held-out metric bounds relative to the base model")
 
 
 @dataclass
 class ClusterConfig:
-    address: Optional[str] = _f(None, doc="Ray address; None = RAY_ADDRESS or a local cluster")
-    num_samplers: int = _f(1, lo=1)
-    num_reward_actors: int = _f(1, lo=1)
-    sampler_gpus: float = _f(0.0, lo=0.0)
-    learner_gpus: float = _f(0.0, lo=0.0)
-    sampler_cpus: float = _f(1.0, lo=0.0)
-    learner_cpus: float = _f(1.0, lo=0.0)
-    reward_cpus: float = _f(1.0, lo=0.0)
-    reward_threads: int = _f(1, lo=1)
-    sim_resource: str = _f("auto", choices=("auto", "require", "off"), doc="custom 'sim' resource for reward actors")
+    """The Ray roles of one RL run (one learner, samplers, reward actors) and what each reserves."""
+    address: Optional[str] = _f(None, doc="Ray address; null = RAY_ADDRESS or a local cluster")
+    num_samplers: int = _f(1, lo=1, doc="sampler actors generating motions with the latest weights")
+    num_reward_actors: int = _f(1, lo=1, doc="reward actors scoring the samples (MuJoCo runs here)")
+    sampler_gpus: float = _f(0.0, lo=0.0, doc="GPUs reserved per sampler (a fraction shares one); 0 = CPU")
+    learner_gpus: float = _f(0.0, lo=0.0, doc="GPUs reserved for the learner (a fraction shares one); 0 = CPU")
+    sampler_cpus: float = _f(1.0, lo=0.0, doc="CPUs reserved per sampler; its torch threads = the whole part (>= 1)")
+    learner_cpus: float = _f(1.0, lo=0.0, doc="CPUs reserved for the learner; its torch threads = the whole part "
+                                              "(>= 1)")
+    reward_cpus: float = _f(1.0, lo=0.0, doc="CPUs reserved per reward actor")
+    reward_threads: int = _f(1, lo=1, doc="MuJoCo threads per reward actor (replaces sim.num_threads there)")
+    sim_resource: str = _f("auto", choices=("auto", "require", "off"),
+                           doc="reward actors ask for the custom 'sim' resource: require (an error when no node type "
+                               "has it), off, or auto (when some node type has it)")
     chunk_size: int = _f(4, lo=1, doc="samples per sampler→reward chunk")
-    max_restarts: int = _f(3, lo=0)
+    max_restarts: int = _f(3, lo=0, doc="Ray restarts (and task retries) of a sampler or reward actor that dies")
     device: str = _f("auto", doc="sampler/learner device: auto = CUDA when the role has a GPU share and sees one; "
                                  "cpu; cuda or cuda:N (needs sampler_gpus/learner_gpus > 0)")
     precision: str = _f("auto", choices=("auto", "off", "bf16", "fp16"),
@@ -224,18 +267,20 @@ class ClusterConfig:
 
 @dataclass
 class TuneConfig:
-    name: str = _f("dance_rl_sweep")
-    storage_path: str = _f("runs/tune")
-    search_space: dict = _f({}, doc="dotted key -> {grid: [...]} | {choice: [...]} | {uniform: [lo, hi]}")
+    name: str = _f("dance_rl_sweep", doc="experiment name: the sweep's directory under the storage path")
+    storage_path: str = _f("runs/tune", doc="where sweeps live (a local folder or s3:// / gs://); --storage-path wins")
+    search_space: dict = _f({}, doc="dotted key -> {grid: [...]} | {choice: [...]} | {uniform: [lo, hi]} | "
+                                    "{loguniform: [lo, hi]}")
     points: list = _f([], doc="explicit trials, each {dotted key: value} (e.g. leave-one-out ablations); "
                               "crossed with search_space")
     iterations: int = _f(0, lo=0, doc="iterations per trial (0 = rl.iterations)")
     trainable_cpus: float = _f(0.5, lo=0.0, doc="CPU share of each trial's driver (bundle 0 of its placement group)")
-    num_samples: int = _f(1, lo=1)
-    max_concurrent_trials: int = _f(0, lo=0, doc="0 = as many as resources allow")
-    metric: str = _f("objective")
-    mode: str = _f("max", choices=("max", "min"))
-    scheduler: str = _f("none", choices=("none", "asha"))
+    num_samples: int = _f(1, lo=1, doc="Tune's num_samples: repeats of the grid (random spaces draw this many points)")
+    max_concurrent_trials: int = _f(0, lo=0, doc="trials running at once; 0 = as many as resources allow")
+    metric: str = _f("objective", doc="reported metric Tune ranks trials and keeps checkpoints by")
+    mode: str = _f("max", choices=("max", "min"), doc="whether a higher or a lower tune.metric is better")
+    scheduler: str = _f("none", choices=("none", "asha"), doc="asha stops weak trials early (grace period: a quarter "
+                                                              "of the iterations); none runs every trial to the end")
     objective: dict = _f({"vs_base/physical_error": -1.0},
                          doc="objective = sum of weight * reported metric; default: the held-out physical error index's "
                              "relative reduction vs the base model (no reward optimises it). Trials outside the "
@@ -257,16 +302,16 @@ class EvalConfig:
 
 @dataclass
 class Config:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    sim: SimConfig = field(default_factory=SimConfig)
-    rewards: RewardsConfig = field(default_factory=RewardsConfig)
-    rl: RLConfig = field(default_factory=RLConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
-    tune: TuneConfig = field(default_factory=TuneConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig = _section(DataConfig, "the dance corpus and how it is cut into windows")
+    model: ModelConfig = _section(ModelConfig, "the diffusion model's architecture (EDGE's DanceDecoder)")
+    diffusion: DiffusionConfig = _section(DiffusionConfig, "noise schedule and DDIM sampling")
+    pretrain: PretrainConfig = _section(PretrainConfig, "pretraining the base model (python -m dance_rl.pretrain)")
+    sim: SimConfig = _section(SimConfig, "the MuJoCo tracker behind the imitation reward")
+    rewards: RewardsConfig = _section(RewardsConfig, "reward weights (weight 0 = not computed)")
+    rl: RLConfig = _section(RLConfig, "RL fine-tuning (python -m dance_rl.train, each sweep trial)")
+    cluster: ClusterConfig = _section(ClusterConfig, "Ray roles and resources of one RL run")
+    tune: TuneConfig = _section(TuneConfig, "Ray Tune sweeps (python -m dance_rl.tune)")
+    eval: EvalConfig = _section(EvalConfig, "held-out evaluation (python -m dance_rl.evaluate, during training)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -389,6 +434,9 @@ def config_from_dict(raw: dict) -> Config:
     if cfg.rewards.learned.weight > 0 and not cfg.rewards.learned.checkpoint:
         raise UserError("config key 'rewards.learned.checkpoint': required when rewards.learned.weight > 0; train one "
                         "with `python -m dance_rl.reward_model train --out rm.pt`")
+    if cfg.rl.tracker_min_count > cfg.rl.tracker_buffer:
+        raise UserError(f"config key 'rl.tracker_min_count': {cfg.rl.tracker_min_count} exceeds rl.tracker_buffer="
+                        f"{cfg.rl.tracker_buffer}; the buffer could never be used")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg
@@ -447,11 +495,79 @@ def _strip_preset_fill(raw: dict, cfg: Config, params: dict[str, Any]) -> dict:
 
 
 def add_config_args(parser) -> None:
-    """The standard --config/--set arguments every CLI shares."""
+    """The standard --config/--set/--help-config arguments every CLI shares."""
     parser.add_argument("--config", default=None, help="YAML config file (default: the built-in demo defaults)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set rl.lr=1e-5 (repeatable)")
+    parser.add_argument("--help-config", action=_HelpConfig,
+                        help="list every config key with its type, default and meaning, then exit")
+
+
+class _HelpConfig(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(config_help())
+        parser.exit(0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Showing the tree: --help-config and dump_config read the same field docs
+
+
+def config_fields(cls=Config, prefix: str = ""):
+    """Every field of the tree in file order as (dotted key, dataclasses.Field, type); a section before its fields."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        yield prefix + f.name, f, hints[f.name]
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from config_fields(hints[f.name], prefix + f.name + ".")
+
+
+def _inline(value) -> str:
+    """One value as inline (flow-style) YAML."""
+    return yaml.safe_dump([value], default_flow_style=True, width=1 << 30, allow_unicode=True).strip()[1:-1]
+
+
+def _kind(f: dataclasses.Field, tp) -> str:
+    args = typing.get_args(tp) if typing.get_origin(tp) is typing.Union else (tp,)
+    kind = " or ".join("null" if a is type(None) else a.__name__ for a in args)
+    m = f.metadata
+    if m.get("choices"):
+        return f"{kind}: {' | '.join(map(str, m['choices']))}"
+    if m.get("lo") is not None or m.get("hi") is not None:
+        lo, hi = m.get("lo"), m.get("hi")
+        return f"{kind} in [{lo}, {hi}]" if lo is not None and hi is not None else \
+            f"{kind} >= {lo}" if lo is not None else f"{kind} <= {hi}"
+    return kind
+
+
+def config_help() -> str:
+    """Every config key grouped by section: type (with its allowed values), default and doc."""
+    defaults = Config()
+    lines = ["Config keys: set them in the --config YAML file (sections below) or with --set KEY=VALUE."]
+    for key, f, tp in config_fields():
+        doc = f.metadata.get("doc", "")
+        if dataclasses.is_dataclass(tp):
+            lines += [""] if "." not in key else []
+            lines += textwrap.wrap(f"{key}: {doc}", 120, initial_indent="  " if "." in key else "",
+                                   subsequent_indent="      ", break_on_hyphens=False)
+            continue
+        text = f"{key} ({_kind(f, tp)}; default {_inline(defaults.get(key))}): {doc}"
+        lines += textwrap.wrap(text, 120, initial_indent="  ", subsequent_indent="      ", break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def dump_config(cfg: Config) -> str:
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    """``cfg`` as YAML with each field's doc as a comment above it; load_config reads it back unchanged."""
+    lines = []
+    for key, f, tp in config_fields():
+        indent = "  " * key.count(".")
+        name = key.rsplit(".", 1)[-1]
+        if indent == "" and lines:
+            lines.append("")
+        lines += textwrap.wrap(f.metadata.get("doc", ""), 120, initial_indent=indent + "# ",
+                               subsequent_indent=indent + "# ", break_on_hyphens=False)
+        lines.append(f"{indent}{name}:" if dataclasses.is_dataclass(tp) else f"{indent}{name}: {_inline(cfg.get(key))}")
+    return "\n".join(lines) + "\n"

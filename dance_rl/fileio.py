@@ -1,11 +1,12 @@
-"""Atomic file writes: readers never see a half-written file, and a failed write leaves nothing behind.
+"""Atomic file and folder writes: readers never see a half-written file, and a failed write leaves nothing behind.
 
-Write to a temp file in the destination folder, then ``os.replace`` it into place. The temp file gets the permissions
+Write to a temp file (or folder) in the destination folder, then ``os.replace`` it into place. The temp file gets the permissions
 a plain ``open`` would give (0666 minus the umask); ``tempfile.mkstemp``'s 0600 would otherwise survive the rename.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,3 +47,21 @@ def atomic_write(path: str | os.PathLike, write: Callable, mode: str = "wb") -> 
     with atomic_path(path) as tmp, open(tmp, mode) as f:
         write(f)
     return Path(path)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``path``; when the block succeeds it replaces ``path`` (an existing one is
+    moved aside first and deleted, so the swap is two renames), otherwise it is deleted and ``path`` is untouched.
+    Used by the corpus builders (data/), which check beforehand that ``path`` is theirs to replace."""
+    out = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -29,7 +29,9 @@ from dance_rl.config import Config, add_config_args, apply_dotted, load_config
 from dance_rl.errors import UserError, cli_main
 from dance_rl.sweep import expected_trials, param_space, trial_config
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "tune_configs" / "demo.yaml"
+# The default sweep ships inside the package (pyproject package-data), so any install has it; tune_configs/demo.yaml
+# in the repository is a link to this file.
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
 
 
 def unfinished_trials(results, cfg: Config) -> int:
@@ -164,7 +166,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     path = args.config or DEFAULT_CONFIG
     if args.config is None and not DEFAULT_CONFIG.is_file():
-        raise UserError(f"the default sweep {DEFAULT_CONFIG} is missing; pass --config tune_configs/demo.yaml")
+        raise UserError(f"the default sweep {DEFAULT_CONFIG} is missing (a broken install: reinstall dance_rl); "
+                        "or pass --config FILE")
     cfg = load_config(path, args.overrides)
     if args.address:
         cfg = apply_dotted(cfg, {"cluster.address": args.address})

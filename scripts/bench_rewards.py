@@ -26,12 +26,13 @@ import mujoco
 import numpy as np
 from mujoco import batch as mj_batch
 
+from dance_rl.config import SimConfig
 from dance_rl.errors import cli_main
 from dance_rl.rewards.imitation import imitation_reward
 from dance_rl.sim.dynamics import _contact_free, _without_floor, physics_probe
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
-from dance_rl.sim.tracker import Tracker, TrackerConfig
+from dance_rl.sim.tracker import Tracker
 
 
 def clips(n: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
     model = humanoid_model()
     print(f"{args.clips} clips x {args.seconds:g} s at 30 fps, MuJoCo {mujoco.__version__}")
     for k in args.threads:
-        tracker = Tracker(TrackerConfig(num_threads=k))
+        tracker = Tracker(SimConfig(num_threads=k))
         res = tracker.track(qpos, 30.0)  # step counts of the same rollouts
         replay, share = bare_tracking(tracker, qpos, res.steps, k)
         inverse, collide = bare_inverse(tracker.model(30.0), qpos, k), bare_inverse(model, qpos, k, collide=True)

@@ -80,3 +80,24 @@ def test_train_uses_first_search_point_but_command_line_wins():
     assert cfg.rewards.antifreeze.weight == 0.0 and cfg.rewards.fgd.weight == 0.01
     cfg = load_run_config(demo, ["rewards.fgd={weight: 0.2}"])
     assert cfg.rewards.fgd.weight == 0.2
+
+
+def test_a_tune_point_that_changes_the_preset_keeps_its_explicit_sizes():
+    from dance_rl.sweep import POINT_KEY, trial_config
+
+    base = load_config(overrides=["tune.points=[{model.preset: edge, model.num_layers: 4}, {model.preset: edge}]"])
+    four = trial_config(base.to_dict(), {POINT_KEY: 0})
+    assert (four.model.num_layers, four.model.latent_dim, four.model.dropout) == (4, 512, 0.1)
+    assert trial_config(base.to_dict(), {POINT_KEY: 1}).model.num_layers == 8
+
+
+def test_model_spec_and_config_share_one_preset_table():
+    from dance_rl.config import MODEL_PRESETS, ModelConfig
+    from dance_rl.diffusion.model import ModelSpec
+
+    for name in MODEL_PRESETS:
+        cfg = load_config(overrides=[f"model.preset={name}"])
+        assert ModelSpec.preset(name) == ModelSpec.from_config(cfg.model)
+    assert ModelSpec() == ModelSpec.from_config(ModelConfig())  # the defaults are the config's
+    spec = ModelSpec.from_config(load_config(overrides=["model.cond_dim=4800", "model.dropout=0.3"]).model)
+    assert (spec.cond_dim, spec.dropout) == (4800, 0.3)

@@ -1,4 +1,4 @@
-"""Test-time FGD guidance and contact post-processing (Skeleton2Stage §2.7)."""
+"""Test-time FGD guidance and contact post-processing (Skeleton2Stage; docs/rewards.md)."""
 from __future__ import annotations
 
 import pytest

@@ -31,7 +31,7 @@ def test_cosine_schedule_values():
     f = lambda u: math.cos((u / 1000 + s) / (1 + s) * math.pi / 2) ** 2
     sched = NoiseSchedule(1000)
     assert sched.alphas_cumprod[499].item() == pytest.approx(f(500) / f(0), rel=1e-5)
-    assert sched.posterior_variance_at(19) == pytest.approx(1.234e-4, rel=1e-3)  # reference §2.7
+    assert sched.posterior_variance_at(19) == pytest.approx(1.234e-4, rel=1e-3)  # docs/rewards.md, guidance
     pairs = sched.ddim_timesteps(50)
     assert pairs[0] == (999, 979) and pairs[-1] == (19, -1) and len(pairs) == 50
 

@@ -1,5 +1,5 @@
 """AIST++ kinetic (72-d) and manual (32-d) features: hand-computed cases and a literal per-frame port of the
-definitions in reference/metrics.md §2–3 (the vectorised code must agree with it exactly)."""
+definitions in docs/metrics.md (the vectorised code must agree with it exactly)."""
 import numpy as np
 import pytest
 

@@ -3,18 +3,19 @@ import numpy as np
 import pytest
 import torch
 
+from dance_rl.config import SimConfig
 from dance_rl.data import demo
 from dance_rl.rewards.imitation import imitation_reward, tracking_errors, tracking_reward
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
-from dance_rl.sim.tracker import Tracker, TrackerConfig
+from dance_rl.sim.tracker import Tracker
 
 FPS = 30.0
 
 
 @pytest.fixture(scope="module")
 def tracker():
-    return Tracker(TrackerConfig())
+    return Tracker(SimConfig())
 
 
 def _clips(seconds=5.0):

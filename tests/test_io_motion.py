@@ -208,3 +208,20 @@ def test_atomic_writes_have_normal_permissions_and_leave_nothing_on_failure(tmp_
         assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     finally:
         os.umask(mask)
+
+
+def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path):
+    from dance_rl.fileio import atomic_dir
+
+    out = tmp_path / "corpus"
+    with atomic_dir(out) as tmp:
+        (tmp / "a.npz").write_bytes(b"1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as tmp:
+            (tmp / "b.npz").write_bytes(b"2")
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in out.iterdir()) == ["a.npz"]  # the failed build changed nothing
+    with atomic_dir(out) as tmp:
+        (tmp / "c.npz").write_bytes(b"3")
+    assert sorted(p.name for p in out.iterdir()) == ["c.npz"]  # the old folder is gone, not merged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]  # no temp folders left behind

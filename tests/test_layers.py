@@ -1,4 +1,5 @@
-"""The package's layers (DESIGN.md data flow) hold: no module imports a higher layer, and no import circles.
+"""The package's layers (motion/music → data → diffusion → sim → rewards → rl → cluster → entry points) hold: no
+module imports a higher layer, and no import circles.
 
 Static: every ``import`` in dance_rl/ (module level and inside functions) read with ast, so the check is fast and sees
 lazy imports too (a lazy import that runs upward is still an upward dependency).

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from dance_rl.motion import rotations as R
-from dance_rl.motion.fk import fk_axis_angle, global_rotations, joints_np
+from dance_rl.motion.fk import fk_axis_angle, joints_np, kinematics
 from dance_rl.motion.representation import (
     FEATURE_DIM,
     Normalizer,
@@ -90,7 +90,7 @@ def test_fk_known_elbow_bend_and_bone_lengths():
     lengths = np.linalg.norm(j[:, 1:] - j[:, list(PARENTS[1:])], axis=-1)
     assert np.allclose(lengths, bone_lengths()[1:], atol=1e-6)
     # global rotations compose along the chain
-    gr = global_rotations(R.axis_angle_to_matrix(rand))
+    gr = kinematics(R.axis_angle_to_matrix(rand), torch.zeros(7, 3, dtype=torch.float64))[1]
     assert torch.allclose(gr[:, 4], R.axis_angle_to_matrix(rand[:, 0]) @ R.axis_angle_to_matrix(rand[:, 1])
                           @ R.axis_angle_to_matrix(rand[:, 4]), atol=1e-6)
 
@@ -109,6 +109,23 @@ def test_numpy_fk_matches_torch_fk():
     offs = OFFSETS * 1.5
     assert np.allclose(joints_np(rand.numpy(), trans.numpy(), offsets=offs), fk_axis_angle(rand, trans, offs).numpy(),
                        atol=1e-12)
+
+
+def test_one_fk_for_every_caller():
+    """The torch chain (features, guidance), the numpy chain (rewards, metrics) and the imitation reward's tracking
+    errors all run `kinematics`: positions and world rotations agree across backends to 1e-6 (float32 torch)."""
+    import dance_rl.rewards.imitation as imitation
+
+    g = torch.Generator().manual_seed(7)
+    rand = _random_aa(24 * 10, g).reshape(2, 5, 24, 3)
+    trans = torch.randn(2, 5, 3, generator=g, dtype=torch.float64)
+    rot64 = R.axis_angle_to_matrix(rand)
+    pos_np, world_np = kinematics(rot64.numpy(), trans.numpy())
+    pos_t, world_t = kinematics(rot64.float(), trans.float())
+    assert pos_np.dtype == np.float64 and world_np.shape == (2, 5, 24, 3, 3)
+    assert np.abs(pos_t.numpy() - pos_np).max() < 1e-6 and np.abs(world_t.numpy() - world_np).max() < 1e-6
+    assert np.abs(pos_np - joints_np(rand.numpy(), trans.numpy())).max() < 1e-12
+    assert imitation.kinematics is kinematics  # no private copy in the imitation reward
 
 
 def test_features_round_trip_and_contacts():

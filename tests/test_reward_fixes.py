@@ -61,7 +61,7 @@ def test_bad_self_collision_mode_is_a_user_error(clips):
 
 # ----------------------------------------------------------------------------------------------------------- (a) FGD
 def test_fgd_matches_skeleton2stage_definition_and_scale():
-    """compute_fgc (edge_and_skeleton2stage.md §2.6): r_t = 1 + exp(-100 (h_t - g)^2), h in metres, g = mean_t h_t.
+    """compute_fgc (docs/rewards.md): r_t = 1 + exp(-100 (h_t - g)^2), h in metres, g = mean_t h_t.
     A 1-2 cm wobble of the lowest joint already reads 1.96-1.99: the level issue 13 saw is the definition's."""
     from dance_rl.rewards.fgd import fgd
 
@@ -151,3 +151,34 @@ def test_slow_and_frozen_samples_are_penalised_after_normalisation(clips):
             floored = AdvantageComputer(weights, batch.num_frames, std_floor={"imitation": 0.02})(
                 ["m"] * 4, comps)[0][:, 0]
             assert floored[3] < -0.5 and floored[3] < floored[:3].min() - 0.8, (name, kind, np.round(floored, 2))
+
+
+def test_antifreeze_root_all_pays_for_limbs_not_for_travel(clips):
+    """A clip whose limbs slow down while the whole body travels faster: with Skeleton2Stage's 'vertical' root the
+    reward rises (the travel buys it), with root='all' it falls with the limbs, as motion magnitude does."""
+    from dance_rl.rewards.antifreeze import antifreeze
+
+    poses, trans = clips["dance_a"]
+    slow_p, slow_t = _damped((poses, trans), 0.3, 0.0, seed=0)
+    t = np.arange(len(slow_t))[:, None] / 30.0
+    travel = slow_t + np.concatenate([1.5 * t, 0.0 * t, 0.0 * t], axis=1)  # + 1.5 m/s along x
+    b0 = MotionBatch(poses[None], trans[None])
+    b1 = MotionBatch(slow_p[None], travel[None])
+    rise = antifreeze(b1)["per_sample"][0] / antifreeze(b0)["per_sample"][0]
+    fall = antifreeze(b1, root="all")["per_sample"][0] / antifreeze(b0, root="all")["per_sample"][0]
+    assert rise > 1.0 and fall < 0.7, (rise, fall)
+    still = MotionBatch(np.repeat(poses[:1], len(poses), 0)[None], travel[None])
+    assert antifreeze(still, root="all")["per_sample"][0] < 1e-9 < antifreeze(still)["per_sample"][0]
+    with pytest.raises(Exception, match="rewards.antifreeze.root"):
+        antifreeze(b0, root="xy")
+
+
+def test_antifreeze_root_is_a_config_setting():
+    from dance_rl.config import apply_dotted, load_config
+    from dance_rl.errors import UserError
+
+    cfg = apply_dotted(load_config(None), {"rewards.antifreeze.root": "all", "rewards.antifreeze.weight": 0.7})
+    assert (cfg.rewards.antifreeze.root, cfg.rewards.antifreeze.weight) == ("all", 0.7)
+    assert load_config(None).rewards.antifreeze.root == "vertical"  # Skeleton2Stage's stays the default
+    with pytest.raises(UserError, match="rewards.antifreeze.root"):
+        load_config(None, ["rewards.antifreeze.root=xy"])

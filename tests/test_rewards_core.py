@@ -104,7 +104,7 @@ def test_fgd_hand_values_and_shift_invariance():
 
 # -------------------------------------------------------------------------------------------------------- antifreeze
 def _fairmotion_loop(p, dt, quirk, w=2):
-    """Direct transcription of the kinetic-feature loops (metrics.md §2) for one joint track p (T,3)."""
+    """Direct transcription of the kinetic-feature loops (docs/metrics.md) for one joint track p (T,3)."""
     t_len = len(p)
     ke = ee = 0.0
     for i in range(1, t_len):

@@ -98,7 +98,7 @@ def test_failed_probe_scores_zero_and_axes_are_consistent():
     probe = PhysicsProbe(com=np.zeros((b, 30, 3)), torque=np.zeros((b, 30, 69)), joint_velocity=np.zeros((b, 30, 69)),
                          torque_limit=np.full(69, 100.0), root_force=np.zeros((b, 30, 3)), body_mass=70.0,
                          self_penetration=np.zeros((b, 30)), ok=np.array([False]))
-    r = phymotion(MotionBatch(poses, trans, sim_results={"physics_probe": probe}))
+    r = phymotion(MotionBatch(poses, trans, probe=probe))
     assert r["per_sample"][0] == 0.0 and r["diagnostics"]["failed"][0] == 1.0
     batch = MotionBatch(poses, trans)
     full = phymotion(batch, use_sim=False)
@@ -123,32 +123,33 @@ def test_simulator_probe_on_a_standing_pose():
     assert 0.0 <= r["per_sample"][0] <= 1.0
 
 
-def test_threaded_scoring_while_the_simulator_finishes_matches_serial(monkeypatch):
-    """With worker threads, PhyMotion scores the clips the simulator has finished while it runs the last ones; the
-    result equals the serial one and the one from a precomputed probe."""
-    import dance_rl.rewards.physics_probe as rp
+def test_threaded_probe_matches_serial_and_precomputed():
+    """Worker threads, one thread and a probe handed in precomputed give the same PhyMotion scores."""
+    from dance_rl.rewards.physics_probe import physics_probe
     src = [demo.clip_motion(demo.source_clip(n), seconds=5.0) for n in ("dance_a", "jump", "spin", "walk")]
     poses = np.stack([src[i % 4][0] for i in range(8)]).astype(np.float64)
     trans = np.stack([src[i % 4][1] for i in range(8)]).astype(np.float64)
-    calls = []
-    real = rp.physics_probe
-
-    def spy(batch, nthread=1, on_progress=None):
-        def progress(done, head):
-            calls.append(done)
-            assert head.torque.shape[0] == done
-            on_progress(done, head)
-        return real(batch, nthread, progress if on_progress else None)
-
-    monkeypatch.setattr(rp, "physics_probe", spy)
     threaded = phymotion(MotionBatch(poses, trans), nthread=2)
-    assert calls and all(0 < d < 8 for d in calls)  # the early scoring did run
     serial = phymotion(MotionBatch(poses, trans), nthread=1)
-    probe = real(MotionBatch(poses, trans))
-    given = phymotion(MotionBatch(poses, trans, sim_results={"physics_probe": probe}))
+    probe = physics_probe(MotionBatch(poses, trans))
+    given = phymotion(MotionBatch(poses, trans, probe=probe))
     assert not threaded["diagnostics"]["failed"].any()
     for other in (serial, given):
         np.testing.assert_allclose(threaded["per_sample"], other["per_sample"], rtol=0, atol=1e-12)
         assert threaded["diagnostics"].keys() == other["diagnostics"].keys()
         for k, v in threaded["diagnostics"].items():
             np.testing.assert_allclose(v, other["diagnostics"][k], rtol=0, atol=1e-9, err_msg=k)
+
+
+def test_axis_rewards_spell_out_the_parameters_of_phymotion_terms():
+    """No ``__wrapped__``: each reward lists phymotion_terms' parameters, so the registry's check reads them."""
+    import inspect
+
+    from dance_rl.rewards.phymotion import phymotion_terms
+    want = [(p.name, p.default) for p in list(inspect.signature(phymotion_terms).parameters.values())[1:]]
+    for name in ("phymotion", "phymotion_kinematic", "phymotion_contact", "phymotion_dynamic"):
+        fn = registry.get_reward(name)
+        assert not hasattr(fn, "__wrapped__")
+        got = [(p.name, p.default) for p in list(inspect.signature(fn).parameters.values())[1:]]
+        assert got == want, name
+        assert registry.accepted_params(fn) == {n for n, _ in want}

@@ -2,16 +2,17 @@
 import numpy as np
 import pytest
 
+from dance_rl.config import SimConfig, load_config
 from dance_rl.data import demo
 from dance_rl.sim import humanoid as hum
-from dance_rl.sim.tracker import Tracker, TrackerConfig
+from dance_rl.sim.tracker import Tracker
 
 FPS = 30.0
 
 
 @pytest.fixture(scope="module")
 def tracker():
-    return Tracker(TrackerConfig())
+    return Tracker(SimConfig())
 
 
 def _standing(tracker, T=150):
@@ -42,7 +43,7 @@ def test_deterministic_and_thread_count_independent(tracker):
     ref = np.stack([motion_to_qpos(*demo.clip_motion(demo.source_clip(n), seconds=2.0)) for n in ("dance_a", "jump")])
     a = tracker.track(ref, FPS)
     b = tracker.track(ref, FPS)
-    c = Tracker(TrackerConfig(num_threads=2)).track(ref, FPS)
+    c = Tracker(SimConfig(num_threads=2)).track(ref, FPS)
     one = tracker.track(ref[1:], FPS)  # a clip's result does not depend on its batch neighbours
     np.testing.assert_array_equal(a.qpos, b.qpos)
     np.testing.assert_array_equal(a.qpos, c.qpos)
@@ -74,10 +75,9 @@ def test_divergence_and_bad_input_fail_without_raising(tracker):
     assert not res.alive[1:].any()
 
 
-def test_config_from_sim_config():
-    class SimCfg:  # the fields dance_rl.config.SimConfig shares with TrackerConfig
-        physics_hz, control_hz, termination_head_height, residual_force_limit, num_threads = 480, 60, 0.25, 300.0, 2
-    cfg = TrackerConfig.from_config(SimCfg())
-    assert (cfg.physics_hz, cfg.termination_head_height, cfg.residual_force_limit, cfg.num_threads) == \
-        (480, 0.25, 300.0, 2)
-    assert cfg.kp_scale == TrackerConfig().kp_scale
+def test_the_tracker_takes_the_config_sim_section():
+    """One definition of the tracker's settings: the config tree's SimConfig, defaults included."""
+    cfg = load_config(overrides=["sim.physics_hz=480", "sim.termination_head_height=0.25"])
+    tracker = Tracker(cfg.sim)
+    assert (tracker.config.physics_hz, tracker.config.termination_head_height) == (480, 0.25)
+    assert Tracker().config == SimConfig() == load_config().sim

@@ -44,7 +44,8 @@ def reward_kwargs(cfg: Config) -> dict:
     in another working directory)."""
     c, learned = cfg.cluster, cfg.rewards.learned.checkpoint
     params = {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads)},
-              "learned": {"checkpoint": str(Path(learned).expanduser().resolve()) if learned else ""}}
+              "learned": {"checkpoint": str(Path(learned).expanduser().resolve()) if learned else ""},
+              "antifreeze": {"root": cfg.rewards.antifreeze.root}}
     return dict(weights=reward_weights(cfg), fps=float(cfg.data.fps), reward_params=params,
                 num_threads=c.reward_threads)
 

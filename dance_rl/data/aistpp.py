@@ -21,8 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ import torch
 
 from dance_rl.data.windows import WINDOW_FRAMES, slice_windows
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_dir
 from dance_rl.motion.io import Motion, aistpp_to_motion, save_motion
 from dance_rl.motion.representation import foot_contacts, motion_to_features
 from dance_rl.motion.safe_pickle import safe_load
@@ -173,8 +172,7 @@ def build_aistpp(root: str | os.PathLike, out_dir: str | os.PathLike, split: str
         raise UserError(f"{out}: exists and is not an AIST++ build; choose a new or empty output folder")
     if not out.parent.is_dir():
         raise UserError(f"{out.parent}: parent folder does not exist; create it first")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         entries = []
         for name in names:
             motion, wav = load_sequence(root, name)
@@ -186,11 +184,4 @@ def build_aistpp(root: str | os.PathLike, out_dir: str | os.PathLike, split: str
         info = dict(builder=BUILDER, builder_version=BUILDER_VERSION, root=str(Path(root).resolve()), fps=FPS,
                     split=split, clips=entries)
         (tmp / CORPUS_FILE).write_text(json.dumps(info, indent=1))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "corpus")
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return [out / f"{n}.npz" for n in names]

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,8 +26,9 @@ from scipy.spatial.transform import Rotation
 
 from dance_rl.data import retarget_deepmimic as dm
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_dir
 from dance_rl.motion.fk import joints_np
-from dance_rl.motion.skeleton import FOOT_JOINTS, MIRROR_INDEX
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS, MIRROR_INDEX
 
 BUILDER_VERSION = 1  # bump whenever the output changes: cached corpora with another version are rebuilt
 CORPUS_FILE = "corpus.json"
@@ -43,7 +42,6 @@ CLIPS = ("dance_a", "dance_b", "walk", "jump", "spin", "spinkick", "kick", "punc
 GROUNDED_CLIPS = ("dance_a", "walk", "kick", "punch")
 TEMPO_FACTORS = (0.85, 1.0, 1.15)
 TEST_VARIANT = (1.15, True)  # (tempo factor, mirrored)
-CONTACT_SPEED = 0.01  # m/frame, as the 151-d contact labels
 BPM_RANGE = (40.0, 200.0)
 
 
@@ -53,7 +51,7 @@ def ground_offset(joints: np.ndarray) -> float:
     low = joints[..., 2].min(axis=-1)
     feet = joints[:, list(FOOT_JOINTS)]
     speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1).min(axis=-1)
-    still = np.append(speed, speed[-1:]) < CONTACT_SPEED
+    still = np.append(speed, speed[-1:]) < CONTACT_SPEED_M_PER_FRAME
     return float(np.median(low[still]) if still.sum() >= max(3, 0.1 * len(low)) else np.percentile(low, 10))
 
 
@@ -195,20 +193,12 @@ def build_corpus_at(out_dir: str | os.PathLike, seed: int = 0, max_clips: int | 
         raise UserError(f"{out}: folder exists and is not a demo corpus; choose a new folder or empty it")
     if not out.parent.is_dir():
         raise UserError(f"{out.parent}: parent folder does not exist; create it first")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        write_corpus(tmp, seed=seed, max_clips=max_clips)
-        if out.exists():  # move the old one aside first so the swap is two renames
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "corpus")
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            if not is_current(out, seed, max_clips):  # lost a race only if the winner built the same thing
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(out) as tmp:
+            write_corpus(tmp, seed=seed, max_clips=max_clips)
+    except OSError:
+        if not is_current(out, seed, max_clips):  # lost a race only if the winner built the same thing
+            raise
     return out
 
 

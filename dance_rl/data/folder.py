@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -25,6 +23,7 @@ import torch
 from dance_rl.data.clips import DEFAULT_STRIDE_S, FPS, ClipRef, clip_features
 from dance_rl.data.windows import WINDOW_FRAMES, stride_frames, window_starts
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_dir
 from dance_rl.motion.io import MOTION_SUFFIXES, load_any, resample, save_motion
 from dance_rl.motion.joint_map import read_mapping_file
 from dance_rl.motion.representation import foot_contacts
@@ -103,8 +102,7 @@ def build_folder(motions: str | os.PathLike, music: str | os.PathLike, out: str 
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_folder_corpus(out))):
         raise UserError(f"{out}: exists and is not a folder corpus; choose a new or empty output folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         entries = []
         for stem, motion_file, music_file in pairs:
             try:
@@ -123,13 +121,6 @@ def build_folder(motions: str | os.PathLike, music: str | os.PathLike, out: str 
                     clips=entries, problems=problems)
         (tmp / CORPUS_FILE).write_text(json.dumps(info, indent=1))
         (tmp / REPORT_FILE).write_text("".join(f"{p}\n" for p in problems) or "all pairs imported\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "corpus")
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return info
 
 

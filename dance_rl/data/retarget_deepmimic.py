@@ -1,6 +1,6 @@
 """Retarget the DeepMimic humanoid clips shipped in ``pybullet_data`` onto the SMPL-24 skeleton.
 
-Source (reference/data_sources.md §1.1): JSON ``{"Loop", "Frames"}``, 44 floats per frame: dt, root xyz (Y-up,
+Source (docs/data.md, DeepMimic clips): JSON ``{"Loop", "Frames"}``, 44 floats per frame: dt, root xyz (Y-up,
 x forward, z = the character's right), then w,x,y,z quaternions (local to the parent) for root, chest, neck, hips,
 ankles, shoulders and one revolute angle about local z for knees and elbows. DeepMimic's rest pose stands with arms
 hanging down; SMPL's is a T-pose, so copying local rotations would put the arms in the wrong place.
@@ -50,7 +50,7 @@ DM_OFFSETS = np.array([
     [0, 0, -0.0849], [0, -0.4215, 0], [0, -0.4099, 0], [-0.0241, 0.2435, -0.1831], [0, -0.2748, 0],
 ], dtype=np.float64)
 DM_WRIST_OFFSET = np.array([0, -0.2589, 0], dtype=np.float64)  # elbow → wrist, children of indices 7 and 12
-# Source joint → SMPL joint (13 shared joints; reference §1.1).
+# Source joint → SMPL joint (13 shared joints; docs/data.md).
 DM_TO_SMPL = (0, 9, 12, 2, 5, 8, 17, 19, 1, 4, 7, 16, 18)
 # Aligned joints: source index → (SMPL child joint, DeepMimic rest bone direction in the source joint frame).
 _DOWN = np.array([0.0, -1.0, 0.0])

@@ -13,39 +13,38 @@ Rotary position embedding is applied to the full-width queries/keys (before the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PRESETS = {
-    "edge": dict(latent_dim=512, ff_size=1024, num_layers=8, num_heads=8),
-    "demo": dict(latent_dim=128, ff_size=256, num_layers=2, num_heads=4),
-}
+from dance_rl.config import MODEL_PRESETS, ModelConfig
+
+_DEFAULT = ModelConfig()  # the demo preset: the config tree is the one source of sizes and presets
 
 
 @dataclass
 class ModelSpec:
-    """Everything needed to rebuild a DanceDecoder (stored in checkpoints)."""
-    nfeats: int = 151
-    seq_len: int = 150
-    latent_dim: int = 128
-    ff_size: int = 256
-    num_layers: int = 2
-    num_heads: int = 4
-    dropout: float = 0.1
-    cond_dim: int = 35
+    """Everything needed to rebuild a DanceDecoder (stored in checkpoints); the defaults are ``ModelConfig()``'s."""
+    nfeats: int = _DEFAULT.nfeats
+    seq_len: int = _DEFAULT.seq_len
+    latent_dim: int = _DEFAULT.latent_dim
+    ff_size: int = _DEFAULT.ff_size
+    num_layers: int = _DEFAULT.num_layers
+    num_heads: int = _DEFAULT.num_heads
+    dropout: float = _DEFAULT.dropout
+    cond_dim: int = _DEFAULT.cond_dim
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelSpec":
-        return cls(**{**PRESETS[name], **overrides})
+        """A named preset of ``dance_rl.config.MODEL_PRESETS`` (sizes and dropout), with keyword overrides."""
+        return cls(**{**MODEL_PRESETS[name], **overrides})
 
     @classmethod
     def from_config(cls, model_cfg) -> "ModelSpec":
-        return cls(nfeats=model_cfg.nfeats, seq_len=model_cfg.seq_len, latent_dim=model_cfg.latent_dim,
-                   ff_size=model_cfg.ff_size, num_layers=model_cfg.num_layers, num_heads=model_cfg.num_heads,
-                   dropout=model_cfg.dropout, cond_dim=model_cfg.cond_dim)
+        """The spec of a ``ModelConfig`` (every ModelSpec field is a ModelConfig field of the same name)."""
+        return cls(**{f.name: getattr(model_cfg, f.name) for f in fields(cls)})
 
     def to_dict(self) -> dict:
         return asdict(self)

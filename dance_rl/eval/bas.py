@@ -1,4 +1,4 @@
-"""Beat Align Score, Skeleton2Stage's ``eval_ba.py`` variant of Bailando's BAS (metrics.md §6).
+"""Beat Align Score, Skeleton2Stage's ``eval_ba.py`` variant of Bailando's BAS (docs/metrics.md).
 
 Motion side: 30-fps joints duplicated to 60 fps (each frame repeated), first 1200 frames, made root-relative to
 frame 0; per-frame kinetic velocity = mean over joints of ‖p[t+1]-p[t]‖; Gaussian filter σ = 5 frames; motion beats

@@ -1,4 +1,4 @@
-"""FID_k / FID_g and Div_k / Div_g as Bailando's ``utils/metrics_new.py`` computes them (metrics.md §4–5).
+"""FID_k / FID_g and Div_k / Div_g as Bailando's ``utils/metrics_new.py`` computes them (docs/metrics.md).
 
 Conventions reproduced on purpose:
 

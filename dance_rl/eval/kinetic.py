@@ -1,4 +1,4 @@
-"""Kinetic (72-d) motion features, as the AIST++ API / Bailando compute them (metrics.md §2).
+"""Kinetic (72-d) motion features, as the AIST++ API / Bailando compute them (docs/metrics.md).
 
 Per joint, in this order: average horizontal kinetic energy, average vertical kinetic energy, average energy
 expenditure; the 72-vector is the 24 triples concatenated. "Energy" is a squared speed (no mass).

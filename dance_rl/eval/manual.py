@@ -1,4 +1,4 @@
-"""Manual / geometric (32-d, Müller-style) motion features, as the fixed AIST++ API computes them (metrics.md §3).
+"""Manual / geometric (32-d, Müller-style) motion features, as the fixed AIST++ API computes them (docs/metrics.md).
 
 Each feature is a boolean per frame (frames 1 … T-1, velocities against the previous frame); the feature value is
 the fraction of frames where it holds. Vectorised over frames; primitives mirror the API's definitions.

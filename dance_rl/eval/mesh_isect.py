@@ -1,6 +1,6 @@
 """Self-intersection count of a triangle mesh: bounding-box broad phase + exact triangle–triangle narrow phase.
 
-Stands in for torch-mesh-isect's BVH search that Skeleton2Stage uses for Pen. Rate (edge_and_skeleton2stage.md §2.8).
+Stands in for torch-mesh-isect's BVH search that Skeleton2Stage uses for Pen. Rate (docs/metrics.md).
 Broad phase: a uniform grid over triangle AABBs (pairs formed per cell, exact AABB overlap test after). Pairs of triangles that share a vertex are skipped (they always touch). Narrow phase: two triangles in
 general position intersect iff an edge of one crosses the other, so six segment–triangle tests (Möller–Trumbore)
 decide it; exactly coplanar overlaps (measure zero for a posed body) are not counted.

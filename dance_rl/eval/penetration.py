@@ -1,6 +1,6 @@
 """Pen. Rate: self-penetration per frame, by the best method the machine supports (reported with the value).
 
-* ``"smpl_mesh"`` (Skeleton2Stage's definition, edge_and_skeleton2stage.md §2.8) when SMPL model files are present:
+* ``"smpl_mesh"`` (Skeleton2Stage's definition, docs/metrics.md) when SMPL model files are present:
   neutral SMPL, zero betas, one mesh per frame; value = mean number of intersecting (non-adjacent) triangle pairs
   per frame. Directly comparable with published Pen. Rate only up to the difference between our exact
   triangle test and torch-mesh-isect's BVH (which caps each triangle at 8 collisions).

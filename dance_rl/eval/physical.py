@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dance_rl.motion.skeleton import FOOT_JOINTS
 from dance_rl.rewards.antifreeze import motion_magnitude  # noqa: F401  (lives with the freezing measure)
 
 PFC_SCALE = 10000.0
-PFC_FEET = (7, 10, 8, 11)  # L ankle, L toe, R ankle, R toe (EDGE's order)
 FGD_FLOAT_MARGIN = 0.05  # m
-SKATE_FEET = (10, 11)
+SKATE_FEET = (10, 11)  # toes only, as GMD
 SKATE_HEIGHT = 0.05  # m
 SKATE_SPEED = 0.5  # m/s
 SKATE_WINDOW = 5  # frames
@@ -34,10 +34,10 @@ def pfc(joints: np.ndarray, dt: float = 1.0 / 30.0) -> float:
     a = np.linalg.norm(root_a, axis=-1)
     scale = a.max()
     a = a / scale if scale > 0 else np.zeros_like(a)
-    feet = j[:, list(PFC_FEET), :2]
+    feet = j[:, list(FOOT_JOINTS), :2]  # L ankle, R ankle, L toe, R toe
     foot_v = np.linalg.norm(feet[2:] - feet[1:-1], axis=-1)  # (S-2, 4)
-    left = np.minimum(foot_v[:, 0], foot_v[:, 1])
-    right = np.minimum(foot_v[:, 2], foot_v[:, 3])
+    left = np.minimum(foot_v[:, 0], foot_v[:, 2])
+    right = np.minimum(foot_v[:, 1], foot_v[:, 3])
     return float(np.mean(left * right * a))
 
 

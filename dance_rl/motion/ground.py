@@ -9,9 +9,7 @@ import numpy as np
 
 from dance_rl.motion.clip import Motion
 from dance_rl.motion.fk import joints_np
-from dance_rl.motion.skeleton import FOOT_JOINTS
-
-CONTACT_SPEED = 0.01  # m/frame at 30 fps: a foot joint slower than this is planted (as the 151-d contact labels)
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -54,7 +52,7 @@ def floor_height(joints: np.ndarray, fps: float = 30.0) -> float:
         return float(low[0])
     feet = joints[:, list(FOOT_JOINTS)]
     speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1).min(axis=-1) * (fps / 30.0)
-    still = np.append(speed, speed[-1:]) < CONTACT_SPEED
+    still = np.append(speed, speed[-1:]) < CONTACT_SPEED_M_PER_FRAME
     return float(np.median(low[still]) if still.sum() >= max(3, 0.1 * len(low)) else np.percentile(low, 5))
 
 

@@ -1,11 +1,11 @@
 """Motion files: the ``.npz`` interchange format, AIST++ and EDGE ``.pkl`` import, EDGE ``.pkl`` export, resampling.
 
-Interchange ``.npz`` (DESIGN.md "Motion file"): ``poses`` (T,24,3) axis-angle local rotations, ``trans`` (T,3) root
+Interchange ``.npz`` (docs/data.md): ``poses`` (T,24,3) axis-angle local rotations, ``trans`` (T,3) root
 position (z up, metres), ``fps`` scalar; optional ``joints`` (T,24,3), ``contacts`` (T,4), ``audio`` (path string).
 Everything is stored as plain arrays, so loading never needs pickle.
 
 AIST++ ``.pkl`` files are y-up, 60 fps and scaled; :func:`aistpp_to_motion` applies EDGE's preprocessing exactly
-(reference edge_and_skeleton2stage.md §1.1): ``trans /= smpl_scaling``, stride-2 downsampling to 30 fps, and a +90°
+(docs/data.md): ``trans /= smpl_scaling``, stride-2 downsampling to 30 fps, and a +90°
 rotation about X of the whole body (root orientation pre-multiplied by quaternion (0.7071068, 0.7071068, 0, 0),
 root position rotated by the same rotation).
 """

@@ -10,16 +10,15 @@ import torch
 
 from dance_rl.motion.fk import forward_kinematics
 from dance_rl.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
-from dance_rl.motion.skeleton import FOOT_JOINTS, NUM_JOINTS
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS, NUM_JOINTS
 
 FEATURE_DIM = 4 + 3 + NUM_JOINTS * 6
 CONTACT_SLICE = slice(0, 4)
 TRANS_SLICE = slice(4, 7)
 ROT_SLICE = slice(7, FEATURE_DIM)
-CONTACT_SPEED = 0.01  # metres per frame
 
 
-def foot_contacts(joints: torch.Tensor, threshold: float = CONTACT_SPEED) -> torch.Tensor:
+def foot_contacts(joints: torch.Tensor, threshold: float = CONTACT_SPEED_M_PER_FRAME) -> torch.Tensor:
     """(...,T,24,3) joint positions → (...,T,4) contact labels in {0, 1}."""
     feet = joints[..., list(FOOT_JOINTS), :]
     vel = torch.zeros_like(feet)

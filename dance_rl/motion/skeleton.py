@@ -45,8 +45,13 @@ OFFSETS = np.array([
     [-0.0887537, -0.00865157, -0.01010708],
 ], dtype=np.float32)
 
-# Ankles and toes (L ankle, R ankle, L toe, R toe): the contact channels of the 151-d vector, in this order.
+# Ankles and toes (L ankle, R ankle, L toe, R toe): the contact channels of the 151-d vector, in this order. The one
+# list of foot joints: code that needs them per side (left = 7, 10; right = 8, 11) indexes this tuple.
 FOOT_JOINTS = (7, 8, 10, 11)
+
+# EDGE's contact rule (the 151-d vector's contact channels): a foot joint that moves less than this from one frame to
+# the next (at 30 fps, i.e. 0.3 m/s) is planted. Per frame, not per second: resampled motion must scale it.
+CONTACT_SPEED_M_PER_FRAME = 0.01
 
 # Left/right pairs, for mirroring.
 LEFT_RIGHT_PAIRS = ((1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21), (22, 23))

@@ -1,6 +1,6 @@
 """Music beats (librosa), kinematic motion beats, and the beat F-measure used to check one against the other.
 
-Music beats follow the EDGE/Skeleton2Stage convention (metrics.md §6): ``librosa.beat.beat_track`` on the onset
+Music beats follow the EDGE/Skeleton2Stage convention (docs/metrics.md, BAS): ``librosa.beat.beat_track`` on the onset
 envelope with tightness 100. Motion beats follow Bailando's BAS: local minima of the Gaussian-smoothed mean joint
 speed. Times are in seconds unless a name says frames.
 """

@@ -4,7 +4,7 @@ At SR = 30 * 512 = 15360 Hz with hop 512 every librosa frame is 1/30 s, so featu
 frame t. librosa (center=True) returns 1 + N//512 frames; we keep the first N//512 so that a 5-s clip gives exactly
 150 rows, as EDGE does by truncating to 150.
 
-Channel order (reference edge_and_skeleton2stage.md §1.7):
+Channel order (EDGE's baseline features, docs/data.md):
   0 onset envelope | 1-20 MFCC | 21-32 chroma_cens | 33 onset-peak one-hot | 34 beat one-hot
 """
 from __future__ import annotations

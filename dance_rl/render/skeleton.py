@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dance_rl.motion.skeleton import FOOT_JOINTS, JOINT_NAMES, PARENTS
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS, JOINT_NAMES, PARENTS
 
-CONTACT_SPEED = 0.01  # m/frame, EDGE's contact rule
 BONES = tuple((PARENTS[j], j) for j in range(1, len(PARENTS)))
 _LEFT = tuple(i for i, n in enumerate(JOINT_NAMES) if n.startswith("l"))
 _RIGHT = tuple(i for i, n in enumerate(JOINT_NAMES) if n.startswith("r") and n != "root")
@@ -30,7 +29,7 @@ def foot_contacts(joints: np.ndarray) -> np.ndarray:
     if len(feet) < 2:
         return np.ones((len(feet), 4), dtype=bool)
     v = np.linalg.norm(feet[1:] - feet[:-1], axis=-1)
-    return np.concatenate([v, v[-1:]]) < CONTACT_SPEED
+    return np.concatenate([v, v[-1:]]) < CONTACT_SPEED_M_PER_FRAME
 
 
 @dataclass

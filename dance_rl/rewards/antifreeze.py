@@ -1,4 +1,4 @@
-"""Anti-freezing reward (Skeleton2Stage `compute_k`, edge_and_skeleton2stage.md §2.5; kinetic features metrics.md §2).
+"""Anti-freezing reward (Skeleton2Stage `compute_k`; docs/rewards.md, kinetic features in docs/metrics.md).
 
 Skeleton2Stage: r_anti = (1/48) Σ_{j=1..24} [average_energy_expenditure(j) + average_kinetic_energy(j)]
 (``terms="both"``); dance_rl's default keeps the kinetic-energy half, (1/24) Σ_j average_kinetic_energy(j) (see below),
@@ -73,16 +73,30 @@ def kinetic_terms(positions: np.ndarray, fps: float, window: int = SLIDING_WINDO
     return kinetic, expenditure
 
 
+ROOT_MODES = ("vertical", "all", "none")
+
+
 def antifreeze(batch: MotionBatch, window: int = SLIDING_WINDOW, fairmotion_quirk: bool = False,
-               zero_vertical_root: bool = True, terms: str = "kinetic") -> dict:
+               root: str = "vertical", terms: str = "kinetic") -> dict:
     """Mean over the 24 joints of kinetic energy ("kinetic") or of kinetic energy + energy expenditure ("both",
-    Skeleton2Stage's (1/48)·Σ); higher = more motion."""
+    Skeleton2Stage's (1/48)·Σ); higher = more motion.
+
+    ``root``: which part of the root translation is removed before measuring. "vertical" (Skeleton2Stage's
+    "knovertical"): bobbing earns nothing, travelling does. "all": only the limbs' motion relative to the root counts.
+    Why "all" exists: travelling is cheap kinetic energy (0.5 m/s of travel alone adds 0.25 m²/s² to every joint, a
+    third of a demo sample's total), so with "vertical" a policy can raise this reward while its limbs slow down. In
+    the lr 3e-4 run of docs/results.md kinetic energy rose 5% while motion magnitude (joint rotation speed) fell 30%.
+    "none": world positions as they are.
+    """
     if terms not in ("kinetic", "both"):
         raise UserError(f"antifreeze terms={terms!r}: unknown; use 'kinetic' (default) or 'both' (Skeleton2Stage)")
+    if root not in ROOT_MODES:
+        raise UserError(f"rewards.antifreeze.root={root!r}: unknown; use one of {', '.join(ROOT_MODES)}")
     joints = batch.joints
-    if zero_vertical_root:  # FK is linear in trans: zeroing trans z lowers every joint by the root height
+    if root != "none":  # FK is linear in trans: removing (part of) trans shifts every joint by it
+        axes = [2] if root == "vertical" else [0, 1, 2]
         joints = joints.copy()
-        joints[..., 2] -= batch.trans[:, :, None, 2].astype(np.float64)
+        joints[..., axes] -= batch.trans[:, :, None, axes].astype(np.float64)
     kinetic, expenditure = kinetic_terms(joints, batch.fps, window, fairmotion_quirk)
     if terms == "both":
         per_sample = (kinetic + expenditure).sum(axis=1) / (2 * joints.shape[2])

@@ -2,22 +2,22 @@
 
 Rewards are pure functions of a batch of motions. The batch holds what the motions *are* (axis-angle poses, root
 translation, frame rate) and computes on first use what several rewards share (FK joint positions, foot contacts,
-simulator products). Each derived quantity is computed once per batch and cached, so scoring a composite of rewards
-costs one FK and one simulator pass, not one per reward.
+simulator products). Each derived quantity is a lazy property, computed once per batch, so scoring a composite of
+rewards costs one FK and one simulator pass, not one per reward; reward results that depend on parameters are memoised
+with :meth:`MotionBatch.cached`.
 
-World convention: metres, z up, ground plane z = 0 (DESIGN.md).
+World convention: metres, z up, ground plane z = 0.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
 from dance_rl.errors import UserError
-from dance_rl.motion.skeleton import FOOT_JOINTS, NUM_JOINTS
-
-CONTACT_SPEED = 0.01  # metres per frame; EDGE's contact rule (the 151-d vector's contact channels)
+from dance_rl.motion.skeleton import CONTACT_SPEED_M_PER_FRAME, FOOT_JOINTS, NUM_JOINTS
 
 
 def vnorm(x: np.ndarray) -> np.ndarray:
@@ -33,8 +33,9 @@ def vnorm(x: np.ndarray) -> np.ndarray:
 class MotionBatch:
     """B motions of equal length T. poses (B,T,24,3) axis-angle local rotations, trans (B,T,3) root position.
 
-    ``sim_results`` lets a caller that already ran the simulator (e.g. a RewardActor) hand its products in under the
-    names the rewards look for (see :meth:`cached`); anything missing is computed lazily.
+    ``probe`` lets a caller that already ran the simulator (e.g. a RewardActor) hand its products in: a
+    ``rewards.physics_probe.PhysicsProbe`` or the dict of ``sim.dynamics.physics_probe``; None = computed on first use
+    by ``rewards.physics_probe.physics_probe(batch)``, which stores it here.
 
     ``music`` (B,T,35) optional: the music features each motion was generated for (the learned reward reads them).
 
@@ -47,7 +48,7 @@ class MotionBatch:
     trans: np.ndarray
     fps: float = 30.0
     ids: list | None = None
-    sim_results: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+    probe: Any = field(default=None, repr=False)  # PhysicsProbe | dict | None (see the class doc)
     strict: bool = True
     music: np.ndarray | None = None
 
@@ -80,7 +81,7 @@ class MotionBatch:
             if self.music.shape[:2] != self.poses.shape[:2]:
                 raise UserError(f"motion batch: music has shape {self.music.shape}; expected "
                                 f"{self.poses.shape[:2]} + (features,) to match poses")
-        self._cache: dict[Hashable, Any] = dict(self.sim_results)
+        self._results: dict[Hashable, Any] = {}  # reward results by (reward, parameters), see `cached`
 
     # -- shape -------------------------------------------------------------------------------------------------
     @property
@@ -95,35 +96,38 @@ class MotionBatch:
     def dt(self) -> float:
         return 1.0 / self.fps
 
-    # -- cache -------------------------------------------------------------------------------------------------
+    # -- reward results --------------------------------------------------------------------------------------
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """Return the value stored under ``key``, computing it with ``compute()`` the first time."""
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+        """A reward result memoised by ``key`` (the reward and its parameters): computed with ``compute()`` the first
+        time, so PhyMotion's three axis rewards and a composite that names a reward twice share one computation."""
+        if key not in self._results:
+            self._results[key] = compute()
+        return self._results[key]
 
-    def has(self, key: Hashable) -> bool:
-        return key in self._cache
-
-    # -- shared derived quantities ----------------------------------------------------------------------------
-    @property
+    # -- shared derived quantities (lazy, computed once) ------------------------------------------------------
+    @cached_property
     def joints(self) -> np.ndarray:
-        """(B,T,24,3) float64 world joint positions (FK of the SMPL mean-shape skeleton)."""
-        def fk():
-            from dance_rl.motion.fk import joints_np
-            return joints_np(self.poses, self.trans)
-        return self.cached("joints", fk)
+        """(B,T,24,3) world joint positions: FK of the SMPL mean-shape skeleton (float64), or the simulator's
+        kinematics of the same skeleton when a probe carrying them is already here (equal; saves an FK pass)."""
+        probe_joints = getattr(self.probe, "joints", None)
+        if probe_joints is not None:
+            return probe_joints
+        from dance_rl.motion.fk import joints_np
+        return joints_np(self.poses, self.trans)
 
-    @property
+    @cached_property
     def contacts(self) -> np.ndarray:
-        """(B,T,4) {0,1} contacts of joints (7, 8, 10, 11): speed to the next frame < 0.01 m; last frame copies the
-        previous-frame rule of the 151-d vector (zero velocity → contact 1)."""
-        def rule():
-            feet = self.joints[:, :, list(FOOT_JOINTS)]
-            step = np.zeros(feet.shape[:-1])
-            step[:, :-1] = vnorm(feet[:, 1:] - feet[:, :-1])
-            return (step < CONTACT_SPEED).astype(np.float32)
-        return self.cached("contacts", rule)
+        """(B,T,4) {0,1} contacts of ``FOOT_JOINTS``: step to the next frame < ``CONTACT_SPEED_M_PER_FRAME``; the
+        last frame has no next one, so zero velocity → contact 1, as the 151-d vector."""
+        feet = self.joints[:, :, list(FOOT_JOINTS)]
+        step = np.zeros(feet.shape[:-1])
+        step[:, :-1] = vnorm(feet[:, 1:] - feet[:, :-1])
+        return (step < CONTACT_SPEED_M_PER_FRAME).astype(np.float32)
+
+    @cached_property
+    def lowest_joint_height(self) -> np.ndarray:
+        """(B,T) height of the lowest joint per frame (the FGD rewards' h_t)."""
+        return self.joints[..., 2].min(axis=-1)
 
     # -- constructors ------------------------------------------------------------------------------------------
     @classmethod

@@ -1,4 +1,4 @@
-"""Foot-Ground Deviation (FGD) rewards (Skeleton2Stage `compute_fgc`, edge_and_skeleton2stage.md §2.6).
+"""Foot-Ground Deviation (FGD) rewards (Skeleton2Stage `compute_fgc`, docs/rewards.md).
 
 Per frame, h_t = height of the lowest FK joint.
 
@@ -22,11 +22,6 @@ from dance_rl.rewards.batch import MotionBatch
 SHARPNESS = 100.0  # 1/m^2, the exp(-100 d^2) of compute_fgc
 
 
-def lowest_joint_height(batch: MotionBatch) -> np.ndarray:
-    """(B,T) height of the lowest joint per frame."""
-    return batch.cached("lowest_joint_height", lambda: batch.joints[..., 2].min(axis=-1))
-
-
 def _result(h: np.ndarray, ref: np.ndarray, sharpness: float) -> dict:
     dev = h - ref
     per_frame = 1.0 + np.exp(-sharpness * dev ** 2)
@@ -43,11 +38,11 @@ def _result(h: np.ndarray, ref: np.ndarray, sharpness: float) -> dict:
 
 def fgd(batch: MotionBatch, sharpness: float = SHARPNESS) -> dict:
     """As coded by Skeleton2Stage: deviation from the clip's own mean lowest-joint height (shift-invariant)."""
-    h = lowest_joint_height(batch)
+    h = batch.lowest_joint_height
     return _result(h, h.mean(axis=1, keepdims=True), sharpness)
 
 
 def fgd_ground(batch: MotionBatch, ground: float = 0.0, sharpness: float = SHARPNESS) -> dict:
     """Deviation of the lowest joint from the ground plane z = ``ground``: punishes floating and sinking."""
-    h = lowest_joint_height(batch)
+    h = batch.lowest_joint_height
     return _result(h, np.full_like(h[:, :1], ground), sharpness)

@@ -1,4 +1,4 @@
-"""Imitation reward: how well a physically simulated body can perform the motion (Skeleton2Stage §2.4).
+"""Imitation reward: how well a physically simulated body can perform the motion (Skeleton2Stage; docs/rewards.md).
 
 Per frame, comparing the simulation (``dance_rl.sim.tracker``) with the reference, as Skeleton2Stage codes it:
 
@@ -22,10 +22,11 @@ import threading
 import numpy as np
 import torch
 
-from dance_rl.motion.skeleton import NUM_JOINTS, OFFSETS, PARENTS
+from dance_rl.config import SimConfig
+from dance_rl.motion.fk import kinematics
 from dance_rl.sim.humanoid import GRAVITY, HINGE_DOF
 from dance_rl.sim.retarget import local_rotations, motion_to_qpos
-from dance_rl.sim.tracker import Tracker, TrackerConfig
+from dance_rl.sim.tracker import Tracker
 
 WEIGHTS = (0.6, 0.1, 0.2, 0.1)  # dof, vel, pos, rot
 SCALES = (60.0, 0.2, 100.0, 40.0)
@@ -34,9 +35,9 @@ _default: dict[tuple, Tracker] = {}
 _lock = threading.Lock()
 
 
-def default_tracker(config: TrackerConfig | None = None) -> Tracker:
+def default_tracker(config: SimConfig | None = None) -> Tracker:
     """A Tracker per configuration, shared by callers in this process (its models are built once)."""
-    config = config or TrackerConfig()
+    config = config or SimConfig()
     key = tuple(sorted(vars(config).items()))
     with _lock:
         if key not in _default:
@@ -50,18 +51,6 @@ def _np(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def _kinematics(local: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Numpy twin of ``dance_rl.motion.fk``: local rotations (...,24,3,3), root (...,3) → world positions (...,24,3)
-    and world rotations (...,24,3,3). (Small batched matmuls: numpy here avoids torch's thread pool per call.)"""
-    glob = [local[..., 0, :, :]]
-    pos = [trans]
-    for i in range(1, NUM_JOINTS):
-        p = PARENTS[i]
-        pos.append(pos[p] + glob[p] @ OFFSETS[i].astype(np.float64))
-        glob.append(glob[p] @ local[..., i, :, :])
-    return np.stack(pos, -2), np.stack(glob, -3)
-
-
 def tracking_errors(qpos_ref: np.ndarray, qvel_ref: np.ndarray, qpos_sim: np.ndarray,
                     qvel_sim: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame errors (B,T) between reference and simulated states (B,T,nq)/(B,T,nv): e_dof, e_vel, e_pos, e_rot."""
@@ -69,8 +58,8 @@ def tracking_errors(qpos_ref: np.ndarray, qvel_ref: np.ndarray, qpos_sim: np.nda
     tn = lambda r: np.concatenate([r[..., 1:, :, 0], r[..., 1:, :, 2]], -1)  # (B,T,23,6) tangent / normal
     e_dof = ((tn(rot_ref) - tn(rot_sim)) ** 2).mean((-1, -2))
     e_vel = ((qvel_ref[..., HINGE_DOF] - qvel_sim[..., HINGE_DOF]) ** 2).mean(-1)
-    pos_ref, glob_ref = _kinematics(rot_ref, qpos_ref[..., 0:3])
-    pos_sim, glob_sim = _kinematics(rot_sim, qpos_sim[..., 0:3])
+    pos_ref, glob_ref = kinematics(rot_ref, qpos_ref[..., 0:3])
+    pos_sim, glob_sim = kinematics(rot_sim, qpos_sim[..., 0:3])
     e_pos = ((pos_ref - pos_sim) ** 2).mean((-1, -2))
     trace = np.einsum("...ij,...ij->...", glob_ref, glob_sim)  # trace(R_ref · R_simᵀ)
     e_rot = (np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)) ** 2).mean(-1)
@@ -88,7 +77,7 @@ def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight:
     """Imitation reward of a batch of motions.
 
     poses (B,T,24,3) axis-angle, trans (B,T,3) z-up metres (numpy or torch; a single clip without B is accepted).
-    ``sim``: a ``Tracker``, a ``TrackerConfig`` or ``dance_rl.config.SimConfig``, or None for the defaults.
+    ``sim``: a ``Tracker``, its settings (``dance_rl.config.SimConfig``), or None for the defaults.
     Returns ``{"per_sample": (B,), "per_frame": (B,T), "diagnostics": {...}}``; diagnostics: ``survival`` (B,)
     fraction of frames before termination, ``terminated`` (B,), ``failed`` (B,) bool (diverged → reward 0),
     ``residual_force`` (B,) mean |root residual force| over the surviving frames (N), ``residual_torque`` (B,),
@@ -124,8 +113,4 @@ def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight:
 
 
 def _tracker(sim) -> Tracker:
-    if isinstance(sim, Tracker):
-        return sim
-    if sim is None or isinstance(sim, TrackerConfig):
-        return default_tracker(sim)
-    return default_tracker(TrackerConfig.from_config(sim))
+    return sim if isinstance(sim, Tracker) else default_tracker(sim)

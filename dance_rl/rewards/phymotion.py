@@ -1,16 +1,16 @@
-"""PhyMotion structured physics scores (physics_rewards.md §1, as in the official release's headline reward).
+"""PhyMotion structured physics scores, as in the official release's headline reward (docs/rewards.md, PhyMotion).
 
 Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
 
-* **kinematic** (v1 joint checker, §1.2): joint speed > 5 m/s (fraction of frames), jitter ramp
+* **kinematic** (the release's v1 joint checker): joint speed > 5 m/s (fraction of frames), jitter ramp
   clip((jitter_global + jitter_local − 4.5)/90), self-collision ramp clip((pct − 2)/18) and the limb-length-consistency
   "joint limit" term. Acceleration > 40 m/s² is reported but, as in the release, not scored.
-* **contact** (v3, §1.3): foot slip, ground penetration, foot floating (velocity-ratio test), balance (centre of mass
+* **contact** (v3, MuJoCo): foot slip, ground penetration, foot floating (velocity-ratio test), balance (centre of mass
   to the support polygon of the feet in contact).
-* **dynamic** (v3, §1.4): torque over limits, root force over body weight, torque×velocity effort, and balance again
+* **dynamic** (v3, MuJoCo): torque over limits, root force over body weight, torque×velocity effort, and balance again
   (the release counts balance in both axes).
 
-Foot bodies are the FK joints (7 L ankle, 10 L toe, 8 R ankle, 11 R toe): the simulator's body frames sit on the
+Foot bodies are the FK foot joints (``skeleton.FOOT_JOINTS``: ankles and toes): the simulator's body frames sit on the
 joints, so this equals the release's body positions without a MuJoCo pass.
 
 Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision`` (see below),
@@ -31,7 +31,7 @@ Deviations from the release:
 * Foot floating skips frames whose root moves < 1 mm/frame (the release's v1 ``delta_ts``; v3 has no gate): there
   ρ = ‖v_foot − v_root‖/‖v_root‖ divides by ~0, and a dancer standing still would be flagged on every frame.
 * Without a simulator (``use_sim=False``, an explicit choice; a broken MuJoCo import raises) the centre of mass, torques and root force come from
-  the release's v1 joint-only fallback (§1.5) and self-collision counts as 0; ``diagnostics["sim_used"]`` says which.
+  the release's v1 joint-only fallback and self-collision counts as 0; ``diagnostics["sim_used"]`` says which.
 """
 from __future__ import annotations
 
@@ -40,15 +40,19 @@ from itertools import combinations
 import numpy as np
 
 from dance_rl.errors import UserError
+from dance_rl.motion.skeleton import FOOT_JOINTS
 from dance_rl.rewards.batch import MotionBatch, vnorm
+from dance_rl.sim import GRAVITY
 
-# Thresholds of the release (physics_rewards.md §1).
+# Thresholds of the release (docs/rewards.md, PhyMotion).
 MAX_JOINT_SPEED = 5.0  # m/s
 MAX_JOINT_ACC = 40.0  # m/s², diagnostics only
 JITTER_BASE, JITTER_SPAN = 4.5, 90.0  # m/s²
 SELF_COLLISION_BASE, SELF_COLLISION_SPAN = 2.0, 18.0  # percent
 LIMBS = ((16, 18), (18, 20), (1, 4), (4, 7))  # upper arm, forearm, thigh, shank
-CONTACT_HEIGHT, CONTACT_SPEED = 0.02, 0.05  # m, m/s
+# A foot joint is in contact when lower than CONTACT_HEIGHT and slower than CONTACT_SPEED_M_PER_S (per second, unlike
+# EDGE's per-frame rule in motion/skeleton.py).
+CONTACT_HEIGHT, CONTACT_SPEED_M_PER_S = 0.02, 0.05  # m, m/s
 SLIP_NORM, PEN_NORM = 0.05, 0.05  # m
 FLOAT_RATIO_LO, FLOAT_RATIO_HI = 0.6, 1.75
 ROOT_STATIONARY = 0.001  # m/frame; v1's delta_ts: frames with a still root are not tested for floating
@@ -56,9 +60,7 @@ BALANCE_CLIP = 0.5  # m
 NO_SUPPORT_DISTANCE = 1.0  # m, balance distance when no foot is in contact
 GRF_VERTICAL_BW, GRF_HORIZONTAL_BW = 3.0, 0.5
 MET_NORM = 10000.0
-GRAVITY = 9.81
-FOOT_BODIES = (7, 10, 8, 11)  # L_Ankle, L_Toe, R_Ankle, R_Toe
-# v1 fallback (§1.5): 70 kg, CoM = joint mean with pelvis weight 3, torque proxy |joint acc|, limits by joint index.
+# v1 fallback: 70 kg, CoM = joint mean with pelvis weight 3, torque proxy |joint acc|, limits by joint index.
 V1_MASS = 70.0
 
 
@@ -140,11 +142,11 @@ def support_distance(com_xy: np.ndarray, feet_xy: np.ndarray, in_contact: np.nda
 
 
 def contact_score(joints: np.ndarray, com: np.ndarray, fps: float, floor: str = "ground", ground: float = 0.0,
-                  contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED) -> dict:
+                  contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S) -> dict:
     """joints (B,T,J,3), com (B,T,3) → {"score": (B,), sub-terms (B,), "balance_violation" (B,)}."""
     num_frames = joints.shape[1]
     dt = 1.0 / fps
-    feet = joints[:, :, list(FOOT_BODIES)]
+    feet = joints[:, :, list(FOOT_JOINTS)]
     if floor == "ground":
         height = feet[..., 2] - ground
     elif floor == "min_foot":
@@ -202,7 +204,7 @@ def v1_com(joints: np.ndarray) -> np.ndarray:
 
 
 def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: float) -> dict:
-    """Joint-only fallback (§1.5): GRF from CoM acceleration of a 70 kg body, torque proxy = |joint acceleration|."""
+    """Joint-only fallback (the release's v1): GRF from CoM acceleration of a 70 kg body, torque proxy = |joint acceleration|."""
     dt = 1.0 / fps
     com_acc = np.gradient(np.gradient(v1_com(joints), dt, axis=1), dt, axis=1)
     bw = V1_MASS * GRAVITY
@@ -223,11 +225,16 @@ def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: flo
 
 # ------------------------------------------------------------------------------------------------------------- reward
 def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
-                    contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED,
+                    contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
                     nthread: int = 1, self_collision: str = "graded") -> tuple[dict, dict]:
     """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
-    def score(joints: np.ndarray, probe) -> tuple[dict, dict]:
-        """Axes and diagnostics of the clips of ``joints`` (b,T,J,3); ``probe``: their PhysicsProbe, or None."""
+    def compute() -> tuple[dict, dict]:
+        probe = None
+        if use_sim:
+            from dance_rl.rewards.physics_probe import physics_probe
+
+            probe = physics_probe(batch, nthread)
+        joints = batch.joints  # after the probe: its kinematics serve as the FK when the batch has none yet
         com = probe.com if probe is not None else v1_com(joints)
         kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct, self_collision)
         con = contact_score(joints, com, batch.fps, floor, ground, contact_height, contact_speed)
@@ -246,53 +253,48 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
         if probe is not None and probe.rom_violation is not None:
             diag["rom_violation"] = probe.rom_violation  # anatomical range of motion; reported, not scored (as release)
         return axes, diag
-
-    def compute():
-        from dance_rl.rewards.physics_probe import physics_probe
-
-        if not use_sim:
-            return score(batch.joints, None)
-        # While the simulator's threads finish the last clips, score the clips it has done (this thread would only
-        # wait), then the rest; on the batch's FK if computed already, else on the simulator's (equal) kinematics.
-        fk = batch.joints if batch.has("joints") else None
-        head = []
-
-        def on_progress(done: int, probe) -> None:
-            if not head:
-                head.append((done, score(probe.joints if fk is None else fk[:done], probe)))
-        probe = physics_probe(batch, nthread, on_progress)
-        if not head:
-            return score(batch.joints, probe)
-        done, (axes, diag) = head[0]
-        rest_axes, rest_diag = score(batch.joints[done:], probe.clips(slice(done, None)))
-        return ({k: np.concatenate([v, rest_axes[k]]) for k, v in axes.items()},
-                {k: np.concatenate([v, rest_diag[k]]) for k, v in diag.items()})
     self_collision_violation(np.zeros(1), self_collision)  # a bad mode fails before any simulator work
     return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed, self_collision), compute)
 
 
-def phymotion(batch: MotionBatch, **params) -> dict:
+# The four rewards spell out phymotion_terms' parameters (the registry reads them from the signature to reject unknown
+# reward params; tests/test_rewards_phymotion.py checks that the lists agree).
+def phymotion(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+              contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S, nthread: int = 1,
+              self_collision: str = "graded") -> dict:
     """PhyMotion reward = mean(kinematic, contact, dynamic) ∈ [0, 1] per sample; params as `phymotion_terms`."""
-    axes, diag = phymotion_terms(batch, **params)
+    axes, diag = phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread, self_collision)
     return {"per_sample": (axes["kinematic"] + axes["contact"] + axes["dynamic"]) / 3.0, "per_frame": None,
             "diagnostics": {**axes, **diag}}
 
 
-phymotion.__wrapped__ = phymotion_terms  # inspect.signature → the accepted parameters
+def _axis(axis: str, terms: tuple[dict, dict]) -> dict:
+    """One axis as a reward, with its own diagnostics (``kin_``/``con_``/``dyn_``) and the simulator flags."""
+    axes, diag = terms
+    prefix = axis[:3] + "_"
+    return {"per_sample": axes[axis], "per_frame": None,
+            "diagnostics": {k: v for k, v in diag.items() if k.startswith(prefix) or k in ("sim_used", "failed")}}
 
 
-def _axis_reward(axis: str):
-    def reward(batch: MotionBatch, **params) -> dict:
-        axes, diag = phymotion_terms(batch, **params)
-        prefix = axis[:3] + "_"
-        return {"per_sample": axes[axis], "per_frame": None,
-                "diagnostics": {k: v for k, v in diag.items() if k.startswith(prefix) or k in ("sim_used", "failed")}}
-    reward.__name__ = f"phymotion_{axis}"
-    reward.__doc__ = f"The PhyMotion {axis} axis alone, in [0, 1]."
-    reward.__wrapped__ = phymotion_terms
-    return reward
+def phymotion_kinematic(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                        contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
+                        nthread: int = 1, self_collision: str = "graded") -> dict:
+    """The PhyMotion kinematic axis alone, in [0, 1]."""
+    return _axis("kinematic", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
+                                              self_collision))
 
 
-phymotion_kinematic = _axis_reward("kinematic")
-phymotion_contact = _axis_reward("contact")
-phymotion_dynamic = _axis_reward("dynamic")
+def phymotion_contact(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                      contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
+                      nthread: int = 1, self_collision: str = "graded") -> dict:
+    """The PhyMotion contact axis alone, in [0, 1]."""
+    return _axis("contact", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
+                                            self_collision))
+
+
+def phymotion_dynamic(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
+                      contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
+                      nthread: int = 1, self_collision: str = "graded") -> dict:
+    """The PhyMotion dynamic axis alone, in [0, 1]."""
+    return _axis("dynamic", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
+                                            self_collision))

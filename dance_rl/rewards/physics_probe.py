@@ -3,13 +3,13 @@
 `PhysicsProbe` is the contract between rewards/ and sim/: per clip and frame the whole-body centre of mass, the
 hinge torques and root force of inverse dynamics (no contacts, as PhyMotion), hinge velocities and torque limits,
 and the self-collision penetration between non-adjacent bodies. `physics_probe(batch)` fills it from `dance_rl.sim`
-once per batch (cached under ``"physics_probe"``; a RewardActor may pass a precomputed one in
-``MotionBatch(sim_results={"physics_probe": probe})``). MuJoCo is a hard dependency: a broken simulator import raises
+once per batch and keeps it as ``batch.probe`` (a RewardActor may pass a precomputed one in
+``MotionBatch(probe=...)``). MuJoCo is a hard dependency: a broken simulator import raises
 here instead of quietly turning the physics rewards into joint-only proxies (those run only on ``use_sim=False``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,28 +37,21 @@ class PhysicsProbe:
     def self_collision_pct(self) -> np.ndarray:
         return 100.0 * self.self_penetration / SELF_PEN_DEPTH_REF
 
-    def clips(self, sel: slice) -> "PhysicsProbe":
-        """The probe of the clips ``sel`` (views)."""
-        per_clip = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("torque_limit", "body_mass")}
-        return replace(self, **{k: None if v is None else v[sel] for k, v in per_clip.items()})
 
+def physics_probe(batch: MotionBatch, nthread: int = 1) -> PhysicsProbe:
+    """The batch's PhysicsProbe, computed once (``nthread`` worker threads) and kept as ``batch.probe``.
 
-def physics_probe(batch: MotionBatch, nthread: int = 1, on_progress=None) -> PhysicsProbe:
-    """The batch's PhysicsProbe (computed once, ``nthread`` worker threads).
-
-    A precomputed probe may be handed in as ``sim_results={"physics_probe": p}``, either a PhysicsProbe or the dict
-    that ``dance_rl.sim.dynamics.physics_probe`` returns. When this call computes the probe on several threads,
-    ``on_progress(done, head)`` may be called while the simulator finishes the last clips, with ``head`` the final
-    PhysicsProbe of the first ``done`` clips (see ``dance_rl.sim.dynamics.physics_probe``).
+    A precomputed probe may be handed in as ``MotionBatch(probe=p)``, either a PhysicsProbe or the dict that
+    ``dance_rl.sim.dynamics.physics_probe`` returns. Its joint positions (the simulator's kinematics, equal to the
+    batch's FK) then serve as ``batch.joints`` unless those were computed first.
     """
-    probe = batch.cached("physics_probe", lambda: _compute(batch, nthread, on_progress))
-    if isinstance(probe, dict):
-        probe = from_dict(probe)
-        batch._cache["physics_probe"] = probe
-    if probe.joints is not None:
-        # The simulator's kinematics are the batch's FK (same skeleton); sharing them saves a second FK pass.
-        batch.cached("joints", lambda: probe.joints)
-    return probe
+    if batch.probe is None:
+        from dance_rl.sim.dynamics import physics_probe as sim_probe  # lazy: MuJoCo loads only where physics is scored
+
+        batch.probe = sim_probe(batch.poses, batch.trans, fps=batch.fps, nthread=nthread)
+    if isinstance(batch.probe, dict):
+        batch.probe = from_dict(batch.probe)
+    return batch.probe
 
 
 def from_dict(out: dict) -> PhysicsProbe:
@@ -68,11 +61,3 @@ def from_dict(out: dict) -> PhysicsProbe:
                         body_mass=float(out["body_mass"]), self_penetration=out["self_penetration"],
                         ok=np.asarray(out["ok"], bool), rom_violation=out.get("rom_violation"),
                         joints=out.get("joints"))
-
-
-def _compute(batch: MotionBatch, nthread: int, on_progress=None) -> PhysicsProbe:
-    from dance_rl.sim.dynamics import physics_probe as sim_probe  # lazy: MuJoCo loads only where physics is scored
-
-    progress = None if on_progress is None else \
-        (lambda done, out: on_progress(done, from_dict(out).clips(slice(0, done))))
-    return from_dict(sim_probe(batch.poses, batch.trans, fps=batch.fps, nthread=nthread, on_progress=progress))

@@ -37,7 +37,8 @@ def _imitation(batch: MotionBatch, **params) -> dict:
 
 
 def accepted_params(fn: RewardFn) -> set[str] | None:
-    """Keyword parameters a reward accepts besides the batch (None = cannot tell)."""
+    """Keyword parameters a reward accepts besides the batch, read from its signature: rewards spell their parameters
+    out so that `composite.score` can reject unknown ones (None = the reward takes ``**kwargs``: cannot tell)."""
     import inspect
 
     if fn is _imitation:

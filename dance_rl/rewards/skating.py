@@ -4,26 +4,26 @@ Why a separate reward: PhyMotion's slip term only counts a foot as in contact wh
 foot that skates faster than that stops counting as a contact and its skating goes unseen (on the DeepMimic demo
 clips even planted toes move 0.07-0.3 m/s, so the slip term sees almost nothing). Here contact is decided by height
 alone, as the PhysDiff "Skate" metric (contact in two adjacent frames, horizontal displacement) and GMD's skating
-ratio (foot height < 0.05 m, 0.5 m/s skating speed) do (physics_rewards.md §2-3).
+ratio (foot height < 0.05 m, 0.5 m/s skating speed) do (docs/rewards.md, foot skating).
 
-Per frame t (0..T-2): s_t = max over foot joints (7, 10, 8, 11) in contact at t and t+1 of the horizontal speed
+Per frame t (0..T-2): s_t = max over the foot joints (ankles and toes) in contact at t and t+1 of the horizontal speed
 ‖xy_{t+1} − xy_t‖·fps; r_t = exp(−s_t / 0.5 m/s); the last frame repeats r_{T-2}. per_sample = mean_t r_t ∈ (0, 1].
 """
 from __future__ import annotations
 
 import numpy as np
 
+from dance_rl.motion.skeleton import FOOT_JOINTS
 from dance_rl.rewards.batch import MotionBatch, vnorm
 
 CONTACT_HEIGHT = 0.05  # m, GMD thresh_height
 SKATE_SPEED = 0.5  # m/s, GMD thresh_vel
-FOOT_BODIES = (7, 10, 8, 11)
 
 
 def skating(batch: MotionBatch, contact_height: float = CONTACT_HEIGHT, speed_scale: float = SKATE_SPEED,
             ground: float = 0.0) -> dict:
     """Reward in (0, 1]: 1 when feet on the floor stay put, falling as they slide."""
-    feet = batch.joints[:, :, list(FOOT_BODIES)]
+    feet = batch.joints[:, :, list(FOOT_JOINTS)]
     low = feet[..., 2] - ground < contact_height
     contact = low[:, 1:] & low[:, :-1]  # (B,T-1,4)
     speed = vnorm(feet[:, 1:, :, :2] - feet[:, :-1, :, :2]) * batch.fps

@@ -1,4 +1,5 @@
-"""Per-music advantage normalisation and the weighted per-frame advantage (Skeleton2Stage §2.3, DDPO's stat tracker).
+"""Per-music advantage normalisation and the weighted per-frame advantage (Skeleton2Stage, DDPO's
+stat tracker; docs/rewards.md, Advantages).
 
 Each reward has its own tracker. For every music key the tracker keeps the most recent rewards in a bounded buffer
 that persists across iterations; while a key has fewer than ``min_count`` stored values the statistics of the whole

@@ -236,8 +236,8 @@ def run_threaded(work, n_items: int, nthread: int) -> None:
         list(pool.map(work, chunks))
 
 
-def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1, smpl_model_path: str | None = None,
-                  on_progress=None) -> dict[str, np.ndarray]:
+def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1,
+                  smpl_model_path: str | None = None) -> dict[str, np.ndarray]:
     """Batch of clips, poses (B,T,24,3), trans (B,T,3) → per-clip physics quantities (see module docstring).
 
     Keys: ``joints`` (B,T,24,3) joint positions from the simulator's kinematics, ``com`` (B,T,3), ``torque``
@@ -251,10 +251,6 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1, smpl_model_
     probe model (``humanoid.probe_model``), and the inverse dynamics is M·qacc + bias (exactly what contact-free
     ``mj_inverse`` computes, see the test). No Python runs per frame. With ``nthread`` > 1 up to ``nthread`` chunks
     are in MuJoCo at once while this thread prepares and collects the others.
-
-    ``on_progress(done, out)``, if given, is called in this thread while the last chunks are still in MuJoCo, with
-    ``done``, the number of leading clips whose entries of ``out`` (the dict this returns, the rest still being
-    filled) are final: the caller can score them meanwhile instead of after the return (PhyMotion does).
     """
     model = probe_model(smpl_model_path)
     poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
@@ -301,10 +297,8 @@ def physics_probe(poses, trans, fps: float = 30.0, nthread: int = 1, smpl_model_
             pending.append((sim.submit(pb.forward, len(qpos)) if sim else pb.forward(len(qpos)), pb, len(qpos), clips))
             if len(pending) >= len(pbs):
                 finish(*pending.pop(0))
-        for k, job in enumerate(pending):
+        for job in pending:
             finish(*job)
-            if on_progress is not None and sim and k < len(pending) - 1:
-                on_progress(job[3].stop, out)  # units finish in order: clips [0, stop) are final
     return out
 
 

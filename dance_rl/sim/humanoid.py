@@ -19,7 +19,7 @@ Mass distribution: de Leva (1996), "Adjustments to Zatsiorsky-Seluyanov's segmen
 J. Biomech. 29(9):1223-1230, male table: segment mass fractions, CoM positions and radii of gyration (in % of the
 segment length) for head, upper arm, forearm, hand, thigh, shank and foot; trunk split into lower / middle / upper
 trunk (11.17 / 16.33 / 15.96 %) whose inertias are approximated by solid boxes of the torso geometry. Total 70 kg.
-Torque limits: PhyMotion's TORQUE_LIMITS table (reference/physics_rewards.md §1.7); PD gains: its §1.8 table, scaled.
+Torque limits: PhyMotion's TORQUE_LIMITS table; PD gains: its PD table, scaled (both in docs/rewards.md).
 
 Actuators: one per hinge, gear = the joint's torque limit, normalised force range [-1, 1], and a built-in PD law so
 that ``ctrl`` is a target angle (rad): torque = kp·(ctrl − q) − kv·q̇, clamped to ±limit. A tracker adds
@@ -38,9 +38,9 @@ import mujoco
 import numpy as np
 
 from dance_rl.motion.skeleton import JOINT_NAMES, NUM_JOINTS, OFFSETS, PARENTS
+from dance_rl.sim import GRAVITY
 
 TOTAL_MASS = 70.0  # kg
-GRAVITY = 9.81
 NUM_HINGES = 3 * (NUM_JOINTS - 1)  # 69
 # Floor convention: dance_rl motions put the lowest JOINT on the floor (demo corpus, EDGE/Skeleton2Stage FGD), so the
 # flat soles pass through the toe joints (6 cm below the ankle joint at rest; anatomically ~2 cm deeper).
@@ -51,7 +51,7 @@ TOE_R = 0.015  # m, toe capsule radius
 # stable at 240 Hz physics; without it stiff ankles chatter at the control rate.
 ARMATURE_S2 = 1e-4  # s²
 
-# PhyMotion bone names (physics_rewards.md §1.7/§1.8) for the 24 SMPL joints.
+# PhyMotion bone names (its torque and PD tables, docs/rewards.md) for the 24 SMPL joints.
 BONE_NAMES = (
     "Pelvis", "Hip", "Hip", "Torso", "Knee", "Knee", "Spine", "Ankle", "Ankle", "Chest", "Toe", "Toe",
     "Neck", "Thorax", "Thorax", "Head", "Shoulder", "Shoulder", "Elbow", "Elbow", "Wrist", "Wrist", "Hand", "Hand",
@@ -384,7 +384,7 @@ def humanoid_model(smpl_model_path: str | os.PathLike | None = None, kp_scale: f
                    timestep: float = 1.0 / 240.0) -> mujoco.MjModel:
     """The compiled humanoid, cached per (SMPL file, gains, timestep). Treat it as read-only (copy before editing).
 
-    ``smpl_model_path``: optional SMPL model file or folder (licence-gated, reference/data_sources.md §5); when given,
+    ``smpl_model_path``: optional SMPL model file or folder (licence-gated, docs/data.md); when given,
     bone offsets and limb radii come from its mean-shape mesh (``smpl_shape.py``) instead of the built-in numbers.
     """
     return _cached(_smpl_key(smpl_model_path), float(kp_scale), float(timestep))

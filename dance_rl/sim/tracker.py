@@ -27,40 +27,18 @@ step, and terminated clips stop costing anything.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 from mujoco import batch as mj_batch
 
+from dance_rl.config import SimConfig
 from dance_rl.sim import humanoid as hum
 from dance_rl.sim.dynamics import inverse_dynamics_grf, run_threaded
 from dance_rl.sim.retarget import velocity_acceleration
 
 NU_HINGE = hum.NUM_HINGES  # tracking-model ctrl: 69 hinge setpoints, root position (3), root quaternion (4)
-
-
-@dataclass
-class TrackerConfig:
-    physics_hz: int = 240
-    control_hz: int = 60
-    termination_head_height: float = 0.3  # m
-    residual_force_limit: float = 350.0  # N per world axis (≈ 0.5 body weight: balance help, not support)
-    residual_torque_limit: float = 400.0  # N·m (norm)
-    root_kp: float = 8000.0  # N/m
-    root_kd: float = 1200.0  # N·s/m
-    root_rot_kp: float = 1500.0  # N·m/rad
-    root_rot_kd: float = 200.0  # N·m·s/rad
-    kp_scale: float = 3.0  # × PhyMotion's PD table (physics_rewards.md §1.8)
-    feedforward: bool = True
-    max_qvel: float = 100.0  # rad/s or m/s: faster = diverged
-    num_threads: int = 1
-
-    @classmethod
-    def from_config(cls, sim_cfg) -> "TrackerConfig":
-        """Take the matching fields of ``dance_rl.config.SimConfig`` (fields it lacks keep these defaults)."""
-        kw = {f.name: getattr(sim_cfg, f.name) for f in fields(cls) if hasattr(sim_cfg, f.name)}
-        return cls(**kw)
 
 
 @dataclass
@@ -90,7 +68,7 @@ def _rotvec_to_quat(v: np.ndarray) -> np.ndarray:
     return np.concatenate([np.cos(0.5 * angle), v * k], axis=-1)
 
 
-def tracking_model(config: TrackerConfig, timestep: float, smpl_model_path: str | None = None) -> mujoco.MjModel:
+def tracking_model(config: SimConfig, timestep: float, smpl_model_path: str | None = None) -> mujoco.MjModel:
     """The humanoid plus the root residual servos (translation along world x/y/z, SO3 orientation)."""
     c = config
     offsets = radius = None
@@ -124,8 +102,8 @@ class Tracker:
     """Tracks batches of reference qpos trajectories. Safe to share between threads: each ``track`` call owns its
     Batch and MjData; only the compiled models (read-only) are shared."""
 
-    def __init__(self, config: TrackerConfig | None = None, smpl_model_path: str | None = None):
-        self.config = config or TrackerConfig()
+    def __init__(self, config: SimConfig | None = None, smpl_model_path: str | None = None):
+        self.config = config or SimConfig()
         self.smpl_model_path = smpl_model_path
         self._models: dict[float, mujoco.MjModel] = {}
         self._lock = threading.Lock()

@@ -31,6 +31,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
             os.unlink(tmp)
 
 
+def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    """``torch.save`` through :func:`atomic_path` (parent folders created): readers never see a half-written
+    checkpoint. torch is imported here, not at module level, so light modules can use this file without it."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable, mode: str = "wb") -> Path:
     """Call ``write(fileobj)`` on a temp file beside ``path`` (opened with ``mode``) and rename it into place."""
     with atomic_path(path) as tmp, open(tmp, mode) as f:

@@ -96,7 +96,8 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
 
     from dance_rl.cluster.inputs import load_base_model, load_conditions
     from dance_rl.cluster.placement import decide_config, trial_bundles
-    from dance_rl.cluster.run import init_ray, reward_weights
+    from dance_rl.cluster.roles import reward_weights
+    from dance_rl.cluster.run import init_ray
     from dance_rl.heldout import build_heldout
     from dance_rl.tune_report import write_report
 

@@ -30,7 +30,8 @@ from dance_rl.diffusion.model import DanceDecoder, ModelSpec, count_parameters
 from dance_rl.diffusion.sampler import ddim_sample
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.motion.representation import Normalizer
-from dance_rl.rl.update import Rollout, policy_update
+from dance_rl.rl.rollout import Rollout
+from dance_rl.rl.update import policy_update
 
 EDGE_COMMIT = "17c3428669ed6733edd9d8c66f7dc62060b8e46d"
 EDGE_FILES = ("model/model.py", "model/utils.py", "model/rotary_embedding_torch.py")

@@ -8,18 +8,14 @@ Uses the cached demo base model (or --base-checkpoint) and the demo corpus. Prin
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 
 import ray
 
 from dance_rl.cluster.inputs import load_base_model, load_conditions
-from dance_rl.cluster.learner import LearnerWorker
-from dance_rl.cluster.loop import SerialLoop
-from dance_rl.cluster.reward_actor import RewardWorker
+from dance_rl.cluster.roles import serial_loop
 from dance_rl.cluster.run import RLRun, init_ray
-from dance_rl.cluster.sampler_actor import SamplerWorker
 from dance_rl.config import load_config
 
 
@@ -48,17 +44,8 @@ def main() -> None:
     base = load_base_model(cfg)
     music, keys = load_conditions(cfg)
     rows = {}
-    # serial: one process, same seeds, same work
-    d = cfg.diffusion
-    weights = {k: v for k, v in dataclasses.asdict(cfg.rewards).items() if v["weight"] > 0}
-    weights = {k: v["weight"] for k, v in weights.items()}
-    sim = {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=1)}}
-    serial = SerialLoop(
-        SamplerWorker(base["spec"], base["normalizer"], steps=d.ddim_steps, eta=d.eta, guidance_weight=d.guidance_weight,
-                      seed=cfg.rl.seed),
-        RewardWorker(weights, 30.0, sim),
-        LearnerWorker(base["spec"], base["state_dict"], dataclasses.asdict(cfg.rl), dataclasses.asdict(d), weights),
-        music, keys, cfg.rl, chunk_size=args.chunk)
+    # serial: one process, same seeds, same work, the roles a Ray run of this config builds (cluster/roles.py)
+    serial = serial_loop(cfg, base, music, keys)
     rows["serial (1 process)"] = measure(serial, args.iterations)
     init_ray()
     for n_rew in (1, 2):

@@ -10,6 +10,7 @@ import pytest
 import ray
 
 from dance_rl.cluster.inputs import load_base_model, load_conditions
+from dance_rl.cluster.roles import serial_loop, serial_roles
 from dance_rl.cluster.run import RLRun
 from dance_rl.train import load_run_config
 from tests.conftest import REPO, smoke_overrides
@@ -46,7 +47,7 @@ def test_iteration_streams_and_learns(local_ray, tiny_base):
         assert set(k for k in m1 if k.startswith("reward/")) == {"reward/imitation", "reward/fgd", "reward/antifreeze"}
         assert m1["motion/magnitude"] > 0  # logged whatever the weights: the freezing indicator
         assert 0 < m2["time/overlap_efficiency"] <= 1.0 + 1e-6
-        # both reward actors got work (least-loaded dispatch)
+        # both reward actors got work (round-robin dispatch in arrival order)
         calls = ray.get([r.num_calls.remote() for r in run.rewarders])
         assert sum(calls) == 4 and min(calls) >= 1
     finally:
@@ -104,13 +105,6 @@ def test_lag_mode_overlaps_learner_with_next_sampling(local_ray, tiny_base):
 
 
 def test_ray_loop_equals_serial_loop(local_ray, tiny_base):
-    from dataclasses import asdict
-
-    from dance_rl.cluster.learner import LearnerWorker
-    from dance_rl.cluster.loop import SerialLoop
-    from dance_rl.cluster.reward_actor import RewardWorker
-    from dance_rl.cluster.sampler_actor import SamplerWorker
-
     cfg = _cfg(tiny_base, "rl.conditions_per_iter=2", "cluster.chunk_size=2")
     base, music, keys = _inputs(cfg)
     run = RLRun(cfg, base, music, keys)
@@ -119,13 +113,7 @@ def test_ray_loop_equals_serial_loop(local_ray, tiny_base):
         ray_w = ray.get(run.learner.get_weights.remote())
     finally:
         run.shutdown()
-    d = cfg.diffusion
-    sampler = SamplerWorker(base["spec"], base["normalizer"], steps=d.ddim_steps, eta=d.eta,
-                            guidance_weight=d.guidance_weight, seed=cfg.rl.seed)
-    import dataclasses
-    rewarder = RewardWorker(run.weights, 30.0, {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=1)}})
-    learner = LearnerWorker(base["spec"], base["state_dict"], asdict(cfg.rl), asdict(d), run.weights)
-    loop = SerialLoop(sampler, rewarder, learner, music, keys, cfg.rl, chunk_size=cfg.cluster.chunk_size)
+    loop = serial_loop(cfg, base, music, keys)
     ser_m = [loop.iteration(i) for i in range(2)]
     # iteration 1: same seeds and weights → the same samples (float-level differences between processes only)
     for k in ("reward/fgd", "reward/antifreeze"):
@@ -136,6 +124,37 @@ def test_ray_loop_equals_serial_loop(local_ray, tiny_base):
             assert a[k] == pytest.approx(b[k], rel=2e-3), k
         # contact-rich simulation amplifies float-level differences between processes (BLAS thread layout)
         assert a["reward/imitation"] == pytest.approx(b["reward/imitation"], rel=0.05, abs=1e-3)
-    ser_w = learner.get_weights()
+    ser_w = loop.learner.get_weights()
     # same samples, same update: weights agree up to how the imitation term perturbs the advantages
     assert max(float(np.abs(ray_w[k] - ser_w[k]).max()) for k in ser_w) < 1e-3
+
+
+def test_actor_and_serial_roles_get_identical_settings(local_ray, tiny_base):
+    """One config, two wirings: the Ray actors and the in-process roles are built with the same settings, including
+    those the hand-built serial copies used to miss (rl.ddim_steps, timesteps, clip_denoised, reward weights, the
+    simulator's threads)."""
+    cfg = _cfg(tiny_base, "rl.ddim_steps=3", "diffusion.timesteps=500", "diffusion.clip_denoised=false",
+               "diffusion.eta=0.5", "rewards.fgd.weight=0.3", "rewards.skating.weight=0.2", "cluster.reward_threads=2",
+               "sim.kp_scale=2.5", "rl.lr=3e-5", "rl.kl_weight=0.1", "rl.adv_std_floor={imitation: 0.01}",
+               # the weight is explicit: an override of rewards.antifreeze.root alone resets it to the class default 0
+               "rewards.antifreeze.root=all", "rewards.antifreeze.weight=0.49")
+    base, music, keys = _inputs(cfg)
+    run = RLRun(cfg, base, music, keys)
+    try:
+        actors = {"sampler": ray.get(run.samplers[0].settings.remote()),
+                  "reward": ray.get(run.rewarders[0].settings.remote()),
+                  "learner": ray.get(run.learner.settings.remote())}
+    finally:
+        run.shutdown()
+    sampler, rewarder, learner = serial_roles(cfg, base)
+    serial = {"sampler": sampler.settings(), "reward": rewarder.settings(), "learner": learner.settings()}
+    assert serial == actors
+    s, r, lrn = actors["sampler"], actors["reward"], actors["learner"]
+    assert (s["steps"], s["timesteps"], s["clip_denoised"], s["eta"]) == (3, 500, False, 0.5)
+    assert r["weights"] == {"imitation": 0.51, "antifreeze": 0.49, "fgd": 0.3, "skating": 0.2}
+    assert r["fps"] == cfg.data.fps and r["num_threads"] == 2
+    assert r["params"]["imitation"]["sim"]["num_threads"] == 2 and r["params"]["imitation"]["sim"]["kp_scale"] == 2.5
+    assert r["params"]["antifreeze"] == {"root": "all"}
+    assert lrn["reward_weights"] == r["weights"]
+    assert lrn["rl"]["lr"] == 3e-5 and lrn["rl"]["kl_weight"] == 0.1 and lrn["rl"]["adv_std_floor"] == {"imitation": 0.01}
+    assert lrn["diffusion"]["timesteps"] == 500 and lrn["diffusion"]["clip_denoised"] is False

@@ -18,7 +18,8 @@ from dance_rl.diffusion.sampler import ddim_sample, step_logprob
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.errors import UserError, cli_main
 from dance_rl.motion.representation import Normalizer
-from dance_rl.rl.update import Rollout, policy_update
+from dance_rl.rl.rollout import Rollout
+from dance_rl.rl.update import policy_update
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

@@ -9,7 +9,8 @@ from torch.utils.data import Dataset
 from dance_rl import pretrain as pretrain_cli
 from dance_rl.config import load_config
 from dance_rl.diffusion.checkpoint import FORMAT, load_checkpoint, load_model
-from dance_rl.diffusion.trainer import ema_decay_at, ema_update, pretrain
+from dance_rl.diffusion.ema import EMA, ema_decay_at
+from dance_rl.diffusion.trainer import pretrain
 from dance_rl.errors import cli_main
 from dance_rl.motion.representation import Normalizer, motion_to_features
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
@@ -49,9 +50,14 @@ class TinyDance(Dataset):
 
 def test_ema_update_and_warmup():
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    before = a.weight.detach().clone()
-    ema_update(a, b, 0.9)
-    torch.testing.assert_close(a.weight, 0.9 * before + 0.1 * b.weight)
+    ema = EMA(a, 0.5)
+    before = ema.model.weight.detach().clone()
+    ema.update(b, 0.9)  # a per-step decay (pretraining's warm-up) overrides the constructor's
+    torch.testing.assert_close(ema.model.weight, 0.9 * before + 0.1 * b.weight)
+    before = ema.model.weight.detach().clone()
+    ema.update(b)  # the constructor's decay (RL fine-tuning)
+    torch.testing.assert_close(ema.model.weight, 0.5 * before + 0.5 * b.weight)
+    assert not ema.model.weight.requires_grad and a.weight.requires_grad  # a frozen copy, the model untouched
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1) and ema_decay_at(10**6, 0.999) == 0.999
 
 

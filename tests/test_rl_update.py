@@ -3,10 +3,12 @@ import copy
 import pytest
 import torch
 
+from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.sampler import ddim_sample, step_logprob
 from dance_rl.diffusion.schedule import NoiseSchedule
-from dance_rl.rl.update import EMA, Rollout, policy_update
+from dance_rl.rl.rollout import Rollout
+from dance_rl.rl.update import policy_update
 
 SPEC = ModelSpec(seq_len=12, latent_dim=32, ff_size=64, num_layers=1, num_heads=2, dropout=0.1, cond_dim=35)
 

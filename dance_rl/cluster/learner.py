@@ -6,6 +6,7 @@ update (rl/update.py) and publishes the new weights (numpy arrays, ``ray.put`` o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import numpy as np
@@ -13,31 +14,42 @@ import ray
 import torch
 
 from dance_rl.cluster.common import pick_device, state_to_numpy
+from dance_rl.config import DiffusionConfig, RLConfig
 from dance_rl.diffusion.device import grad_scaler, resolve_precision
+from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.rl.advantages import AdvantageComputer
-from dance_rl.rl.update import EMA, Rollout, policy_update
+from dance_rl.rl.rollout import Rollout
+from dance_rl.rl.update import policy_update
 
 
 class LearnerWorker:
-    def __init__(self, spec: dict, state_dict: dict, rl: dict, diffusion: dict, reward_weights: dict[str, float],
-                 use_gpu: bool = False, torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
+    def __init__(self, spec: dict, state_dict: dict, rl: RLConfig, diffusion: DiffusionConfig,
+                 reward_weights: dict[str, float], use_gpu: bool = False, torch_threads: int = 1, device: str = "auto",
+                 precision: str = "auto"):
+        """Arguments come from cluster/roles.learner_kwargs (one config, every role)."""
         torch.set_num_threads(max(1, torch_threads))
         self.rl, self.diff = rl, diffusion
+        self.reward_weights = dict(reward_weights)
         self.device = pick_device(use_gpu, device)
         self.precision = resolve_precision(precision, self.device, "cluster.precision")
         self.scaler = grad_scaler(self.device, self.precision)
-        torch.manual_seed(rl["seed"])
+        torch.manual_seed(rl.seed)
         self.model = DanceDecoder(ModelSpec(**spec)).to(self.device)
         self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}, strict=True)
-        self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False) if rl["kl_weight"] > 0 else None
-        self.ema = EMA(self.model, rl["ema_decay"])
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=rl["lr"], weight_decay=rl["weight_decay"])
-        self.schedule = NoiseSchedule(diffusion["timesteps"])
-        self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl["tracker_buffer"],
-                                            rl["tracker_min_count"], rl["adv_clip"], rl.get("adv_std_floor"))
+        self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False) if rl.kl_weight > 0 else None
+        self.ema = EMA(self.model, rl.ema_decay)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=rl.lr, weight_decay=rl.weight_decay)
+        self.schedule = NoiseSchedule(diffusion.timesteps)
+        self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl.tracker_buffer, rl.tracker_min_count,
+                                            rl.adv_clip, rl.adv_std_floor)
         self.version = 0
+
+    def settings(self) -> dict:
+        """What this learner was built with (tests compare the Ray and the serial path)."""
+        return {"rl": dataclasses.asdict(self.rl), "diffusion": dataclasses.asdict(self.diff),
+                "reward_weights": self.reward_weights, "device": str(self.device), "precision": self.precision}
 
     # -- weights ---------------------------------------------------------------------------------------------------
     def get_weights(self) -> dict:
@@ -63,9 +75,9 @@ class LearnerWorker:
         rollout = _to_device(rollout, self.device)
         stats = policy_update(
             self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
-            algorithm=self.rl["algorithm"], eta=self.diff["eta"], clip_denoised=self.diff["clip_denoised"],
-            clip_range=self.rl["clip_range"], inner_epochs=self.rl["inner_epochs"], grad_clip=self.rl["grad_clip"],
-            kl_weight=self.rl["kl_weight"], ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl["micro_batch"],
+            algorithm=self.rl.algorithm, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
+            clip_range=self.rl.clip_range, inner_epochs=self.rl.inner_epochs, grad_clip=self.rl.grad_clip,
+            kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl.micro_batch,
             precision=self.precision, scaler=self.scaler if self.precision == "fp16" else None)
         self.version += 1
         metrics = {f"train/{k}": v for k, v in stats.items()}

@@ -3,7 +3,7 @@
     pick music windows ─► chunks ─► SamplerActors (round robin)            sampling chunks run in parallel
                                      │ each chunk's motions, as soon as it exists (ray.wait)
                                      ▼
-                                RewardActors (least loaded)                scoring overlaps with sampling
+                                RewardActors (round robin, arrival order)  scoring overlaps with sampling
                                      │ chains and scores by reference (never through the driver)
                                      ▼
                                 Learner.update_and_publish ─► (version, [weights ref]) for the next iteration
@@ -72,17 +72,18 @@ class RLFTLoop:
         t0 = time.perf_counter()
         pend = self._prefetched if self._prefetched is not None else self._submit_sampling(iteration, self.weights)
         self._prefetched = None
-        # Stream: each finished chunk goes to the least-loaded reward actor.
+        # Stream: each chunk, as soon as it is sampled, goes to the next reward actor in turn (round robin in arrival
+        # order, not by measured load: chunks hold the same number of samples, so equal counts are equal work, and
+        # Ray queues the calls of a busy actor).
         chunk_of = {ref: c for c, ref in enumerate(pend.motion_refs)}
-        load = [0] * len(self.rewarders)
-        remaining = list(pend.motion_refs)
+        remaining, sent = list(pend.motion_refs), 0
         while remaining:
             ready, remaining = ray.wait(remaining, num_returns=1)
             for ref in ready:
                 c = chunk_of[ref]
-                a = int(np.argmin(load))
-                load[a] += 1
-                pend.score_refs[c] = self.rewarders[a].score.remote((pend.iteration, c), ref)
+                rewarder = self.rewarders[sent % len(self.rewarders)]
+                sent += 1
+                pend.score_refs[c] = rewarder.score.remote((pend.iteration, c), ref)
         t_sampled = time.perf_counter()
         score_refs = [pend.score_refs[c] for c in range(len(pend.motion_refs))]
         result_ref = self.learner.update_and_publish.remote(pend.rollout_refs, score_refs)

@@ -23,16 +23,15 @@ from pathlib import Path
 import torch
 
 from dance_rl.config import config_from_dict
-from dance_rl.diffusion.checkpoint import atomic_torch_save, load_checkpoint, save_checkpoint
+from dance_rl.diffusion.checkpoint import load_checkpoint, save_checkpoint
 from dance_rl.diffusion.device import grad_scaler, resolve_precision
+from dance_rl.diffusion.ema import EMA, ema_decay_at
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.diffusion.trainer import (
     _dataset_normalizer,
     _tensorboard,
     check_resume_spec,
-    ema_decay_at,
-    ema_update,
     global_batch_indices,
     load_batch,
     log_scalars,
@@ -42,6 +41,7 @@ from dance_rl.diffusion.trainer import (
     warmup_lr,
 )
 from dance_rl.errors import UserError
+from dance_rl.fileio import atomic_torch_save
 
 CKPT_FILE = "model.pt"
 
@@ -118,17 +118,14 @@ def _worker_loop(config: dict) -> None:
     normalizer = _dataset_normalizer(dataset)
     spec = ModelSpec.from_config(cfg.model)
     model = DanceDecoder(spec)
-    ema = DanceDecoder(spec).eval().requires_grad_(False) if rank == 0 else None
     state = _resume_state(config)
     resumed_from = int(state["step"]) if state is not None and state.get("from_ray") else -1
     if state is not None:
         model.load_state_dict(state["model"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-    elif ema is not None:
-        ema.load_state_dict(model.state_dict())
     model = model.to(device)
-    ema = ema.to(device) if ema is not None else None
+    ema = EMA(model, p.ema_decay) if rank == 0 else None  # rank 0 alone keeps (and saves) the average
+    if ema is not None and state is not None:
+        ema.model.load_state_dict(state["ema"])
     ddp = ray.train.torch.prepare_model(model, move_to_device=False)  # DDP when world > 1
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     if state is not None:
@@ -152,7 +149,7 @@ def _worker_loop(config: dict) -> None:
                                         lr=warmup_lr(p.lr, step), precision=precision,
                                         unnormalize=normalizer.unnormalize)
         if ema is not None:
-            ema_update(ema, model, ema_decay_at(step, p.ema_decay))
+            ema.update(model, ema_decay_at(step, p.ema_decay))
         step += 1
         val = _global_mean(loss.detach(), world)  # the global-batch loss, same on every rank
         if not math.isfinite(val):
@@ -194,7 +191,7 @@ def _report(step, loss, resumed_from, cfg, model, ema, opt, normalizer, history,
         ray.train.report(metrics)
         return
     with tempfile.TemporaryDirectory() as d:
-        save_checkpoint(Path(d) / CKPT_FILE, model=model, ema=ema, optimizer=opt, normalizer=normalizer,
+        save_checkpoint(Path(d) / CKPT_FILE, model=model, ema=ema.model, optimizer=opt, normalizer=normalizer,
                         config=cfg.to_dict(), step=step, history=history)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
 

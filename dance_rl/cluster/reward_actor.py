@@ -6,6 +6,7 @@ Idempotent per batch id: a retried or duplicated ``score`` call for a batch it a
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import OrderedDict
@@ -49,6 +50,12 @@ class RewardWorker:
         while len(self._done) > self.cache_size:
             self._done.popitem(last=False)
         return out
+
+    def settings(self) -> dict:
+        """What this actor scores with (tests compare the Ray and the serial path)."""
+        params = {name: {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in kw.items()}
+                  for name, kw in self.params.items()}
+        return {"weights": self.weights, "fps": self.fps, "params": params, "num_threads": self.num_threads}
 
     def num_calls(self) -> int:
         return self.calls

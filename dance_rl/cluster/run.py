@@ -1,34 +1,22 @@
-"""One RLFT run on Ray: build the placement group and actors, iterate, checkpoint, resume.
+"""One RLFT run on Ray: build the placement group and actors (cluster/roles.py), iterate, checkpoint, resume.
 
 ``python -m dance_rl.train`` drives one run; a Tune trial is the same run inside the trial's placement group
 ("build actors, call iteration N times, report").
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import ray
 
-from dance_rl.cluster.learner import Learner
 from dance_rl.cluster.loop import RLFTLoop
 from dance_rl.cluster.placement import create_run_placement
-from dance_rl.cluster.reward_actor import RewardActor
-from dance_rl.cluster.sampler_actor import SamplerActor
+from dance_rl.cluster.roles import actor_roles, check_devices, reward_weights
 from dance_rl.config import Config
-from dance_rl.diffusion.checkpoint import RLFT_KIND, RUN_CKPT_NAME, atomic_torch_save
-from dance_rl.errors import UserError
-from dance_rl.rewards.composite import weights_from_config
-
-
-def reward_weights(cfg: Config) -> dict[str, float]:
-    w = {k: v for k, v in weights_from_config(cfg.rewards).items() if v > 0}
-    if not w:
-        raise UserError("rewards: every weight is 0; give at least one reward (e.g. rewards.imitation.weight) a weight > 0")
-    return w
+from dance_rl.diffusion.checkpoint import RLFT_KIND, RUN_CKPT_NAME
+from dance_rl.fileio import atomic_torch_save
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -54,36 +42,11 @@ class RLRun:
         self.base = base
         self.conditions, self.keys = conditions, keys
         self.weights = reward_weights(cfg)
-        c, rl, d = cfg.cluster, cfg.rl, cfg.diffusion
-        if c.device.startswith("cuda") and (c.sampler_gpus == 0 or c.learner_gpus == 0):
-            raise UserError(f"cluster.device={c.device}: give samplers and learner a GPU share "
-                            "(cluster.sampler_gpus, cluster.learner_gpus > 0) or use cluster.device=auto")
-        self.placement = create_run_placement(c)
-        steps = rl.ddim_steps or d.ddim_steps
-        rl_d = asdict(rl)
-        diff_d = asdict(d)
-        base_ref = ray.put(base["state_dict"])
-        self.learner = Learner.options(**self.placement.options(0)).remote(
-            base["spec"], base_ref, rl_d, diff_d, self.weights, use_gpu=c.learner_gpus > 0,
-            torch_threads=max(1, int(c.learner_cpus)), device=c.device, precision=c.precision)
-        retry = {"max_restarts": c.max_restarts, "max_task_retries": c.max_restarts}
-        self.samplers = [
-            SamplerActor.options(**self.placement.options(1 + i), **retry).remote(
-                base["spec"], base["normalizer"], steps=steps, eta=d.eta, guidance_weight=d.guidance_weight,
-                timesteps=d.timesteps, clip_denoised=d.clip_denoised, seed=rl.seed, use_gpu=c.sampler_gpus > 0,
-                torch_threads=max(1, int(c.sampler_cpus)), device=c.device, precision=c.precision)
-            for i in range(c.num_samplers)]
-        off = 1 + c.num_samplers
-        self.rewarders = [
-            RewardActor.options(**self.placement.options(off + i), **retry).remote(
-                self.weights, float(cfg.data.fps),
-                {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads)},
-                 "learned": {"checkpoint": str(Path(cfg.rewards.learned.checkpoint).resolve())},
-                 "antifreeze": {"root": cfg.rewards.antifreeze.root}},
-                num_threads=c.reward_threads)
-            for i in range(c.num_reward_actors)]
-        self.loop = RLFTLoop(self.samplers, self.rewarders, self.learner, conditions, keys, rl,
-                             ray.get(self.learner.publish.remote()), chunk_size=c.chunk_size)
+        check_devices(cfg)  # before the placement group exists
+        self.placement = create_run_placement(cfg.cluster)
+        self.learner, self.samplers, self.rewarders = actor_roles(cfg, base, self.placement)
+        self.loop = RLFTLoop(self.samplers, self.rewarders, self.learner, conditions, keys, cfg.rl,
+                             ray.get(self.learner.publish.remote()), chunk_size=cfg.cluster.chunk_size)
 
     # -- iterate ---------------------------------------------------------------------------------------------------
     def iteration(self, it: int) -> dict:

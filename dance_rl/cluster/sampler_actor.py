@@ -17,7 +17,7 @@ from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.sampler import ddim_sample
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.motion.representation import Normalizer
-from dance_rl.rl.update import Rollout
+from dance_rl.rl.rollout import Rollout
 
 
 class SamplerWorker:
@@ -33,6 +33,11 @@ class SamplerWorker:
         self.steps, self.eta, self.w, self.clip = steps, eta, guidance_weight, clip_denoised
         self.seed = seed
         self.version = -1
+
+    def settings(self) -> dict:
+        """What this replica samples with (tests compare the Ray and the serial path)."""
+        return {"steps": self.steps, "eta": self.eta, "guidance_weight": self.w, "timesteps": self.schedule.timesteps,
+                "clip_denoised": self.clip, "seed": self.seed, "device": str(self.device), "precision": self.precision}
 
     def load_weights(self, arrays: dict, version: int) -> None:
         self.model.load_state_dict(numpy_to_state(arrays, self.device), strict=True)

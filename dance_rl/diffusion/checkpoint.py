@@ -21,12 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from dance_rl.diffusion.edge_checkpoint import load_edge_checkpoint, safe_torch_load
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.errors import UserError
-from dance_rl.fileio import atomic_path
+from dance_rl.fileio import atomic_torch_save
 from dance_rl.motion.representation import Normalizer
 
 FORMAT = "dance_rl.diffusion.v1"
@@ -37,14 +35,6 @@ TRIAL_CKPT_FILE = "run.pt"            # <trial>/checkpoint_*/run.pt
 SWEEP_MODEL_FILE = "best_model.pt"    # <sweep>/best_model.pt, written by the sweep report
 DEMO_CHECKPOINT_VERSION = 1  # bump when the demo recipe changes: part of the cached file name
 SAMPLING_KEYS = ("steps", "eta", "guidance_weight", "clip_denoised", "timesteps")
-
-
-def atomic_torch_save(obj, path: str | Path) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see a half-written checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def save_checkpoint(path, *, model: DanceDecoder, ema: DanceDecoder | None, optimizer, normalizer: Normalizer,

@@ -14,7 +14,6 @@ Differences from EDGE, and why:
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch.utils.data import Dataset, default_collate
 
 from dance_rl.diffusion.checkpoint import demo_checkpoint_path, load_checkpoint, save_checkpoint
 from dance_rl.diffusion.device import autocast, grad_scaler, resolve_device, resolve_precision
+from dance_rl.diffusion.ema import EMA, ema_decay_at
 from dance_rl.diffusion.losses import edge_loss
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
@@ -31,16 +31,6 @@ from dance_rl.errors import UserError
 
 GRAD_CLIP = 1.0
 WARMUP_STEPS = 50  # linear learning-rate warm-up, then constant (as EDGE)
-
-
-@torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm, 1.0 - decay)
-
-
-def ema_decay_at(step: int, decay: float) -> float:
-    return min(decay, (1.0 + step) / (10.0 + step))
 
 
 def global_batch_indices(n: int, batch: int, seed: int, step: int) -> torch.Tensor:
@@ -120,7 +110,7 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
         raise UserError(f"data source '{cfg.data.source}': no training windows; check the data folder")
     spec = ModelSpec.from_config(cfg.model)
     model = DanceDecoder(spec).to(device)
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    ema = EMA(model, p.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     scaler = grad_scaler(device, precision)
     step, history = 0, []
@@ -128,7 +118,7 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
         ckpt = load_checkpoint(out)
         check_resume_spec(ckpt, spec, out)
         model.load_state_dict(ckpt["model"])
-        ema.load_state_dict(ckpt["ema"])
+        ema.model.load_state_dict(ckpt["ema"])
         opt.load_state_dict(ckpt["optimizer"])
         step, history = int(ckpt["step"]), list(ckpt.get("history", []))
     schedule = NoiseSchedule(cfg.diffusion.timesteps)
@@ -145,7 +135,7 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
         loss, terms, gnorm = train_step(model, opt, scaler, schedule, x, cond, t, noise, keep,
                                         lr=warmup_lr(p.lr, step), precision=precision,
                                         unnormalize=normalizer.unnormalize)
-        ema_update(ema, model, ema_decay_at(step, p.ema_decay))
+        ema.update(model, ema_decay_at(step, p.ema_decay))
         step += 1
         val = float(loss.detach())
         if not math.isfinite(val):
@@ -160,7 +150,7 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
             bar.set_postfix(loss=f"{running:.4f}")
         out_of_time = p.max_minutes > 0 and time.time() - t_start > 60 * p.max_minutes
         if step % p.checkpoint_every == 0 or step == total_steps or out_of_time:
-            save_checkpoint(out, model=model, ema=ema, optimizer=opt, normalizer=normalizer, config=config_dict,
+            save_checkpoint(out, model=model, ema=ema.model, optimizer=opt, normalizer=normalizer, config=config_dict,
                             step=step, history=history)
         if out_of_time:
             break

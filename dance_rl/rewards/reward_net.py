@@ -113,7 +113,7 @@ class LoadedRewardModel:
 
 
 def save_reward_model(path, net: RewardNet, *, levels: list, train: dict, metrics: dict) -> None:
-    from dance_rl.diffusion.checkpoint import atomic_torch_save
+    from dance_rl.fileio import atomic_torch_save
 
     state = {k: v for k, v in net.state_dict().items() if k not in ("in_mean", "in_std")}
     atomic_torch_save({"format": FORMAT, "spec": net.spec.to_dict(), "model": state,

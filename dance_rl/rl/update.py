@@ -18,51 +18,13 @@ the recomputed log-probs match the stored ones; fp16 scales each step's loss wit
 """
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
-
 import torch
 
 from dance_rl.diffusion.device import autocast
+from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.sampler import gaussian_logprob, step_logprob, step_mean
 from dance_rl.rl.losses import kl_penalty, policy_loss
-
-
-@dataclass
-class Rollout:
-    """What samplers return for one chunk of samples (CPU tensors, normalised space)."""
-    keys: list                 # music key per sample
-    cond: torch.Tensor         # (B, T, C) music features
-    latents: torch.Tensor      # (B, S+1, T, D) x_T … x_0
-    timesteps: torch.Tensor    # (S,)
-    next_timesteps: torch.Tensor  # (S,), −1 on the last step
-    log_probs: torch.Tensor    # (B, S, T) sampling-time log-probs
-    guidance_weights: torch.Tensor  # (S,)
-    version: int               # weights version that sampled it
-
-    @staticmethod
-    def concat(parts: list["Rollout"]) -> "Rollout":
-        p0 = parts[0]
-        return Rollout(
-            keys=[k for p in parts for k in p.keys],
-            cond=torch.cat([p.cond for p in parts]), latents=torch.cat([p.latents for p in parts]),
-            timesteps=p0.timesteps, next_timesteps=p0.next_timesteps,
-            log_probs=torch.cat([p.log_probs for p in parts]), guidance_weights=p0.guidance_weights,
-            version=min(p.version for p in parts),
-        )
-
-
-class EMA:
-    """Exponential moving average of parameters (what evaluation and checkpoints' ``ema`` use)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.decay = decay
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        for e, p in zip(self.model.parameters(), model.parameters()):
-            e.lerp_(p.detach(), 1.0 - self.decay)
+from dance_rl.rl.rollout import Rollout
 
 
 def stochastic_steps(rollout: Rollout) -> list[int]:

@@ -370,7 +370,9 @@ def _check_value(key: str, f: dataclasses.Field, tp, value):
     return value
 
 
-def _build(cls, data: dict, prefix: str, explicit: set):
+def _build(cls, data: dict, prefix: str, explicit: set, base=None):
+    """``data`` over ``base`` (the parent field's own default, e.g. ``AntifreezeTerm(weight=0.49)``; the class
+    defaults when None): a key left out keeps the default the tree declares, not the section class's."""
     if not isinstance(data, dict):
         raise UserError(f"config key '{prefix.rstrip('.') or '<root>'}': expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -383,11 +385,13 @@ def _build(cls, data: dict, prefix: str, explicit: set):
         key = prefix + name
         tp = hints[name]
         if dataclasses.is_dataclass(tp):
-            kwargs[name] = _build(tp, value, key + ".", explicit)
+            f = fields[name]
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+            kwargs[name] = _build(tp, value, key + ".", explicit, default)
         else:
             kwargs[name] = _check_value(key, fields[name], tp, value)
             explicit.add(key)
-    return cls(**kwargs)
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
 def parse_override(item: str) -> tuple[str, Any]:

@@ -136,7 +136,6 @@ def test_actor_and_serial_roles_get_identical_settings(local_ray, tiny_base):
     cfg = _cfg(tiny_base, "rl.ddim_steps=3", "diffusion.timesteps=500", "diffusion.clip_denoised=false",
                "diffusion.eta=0.5", "rewards.fgd.weight=0.3", "rewards.skating.weight=0.2", "cluster.reward_threads=2",
                "sim.kp_scale=2.5", "rl.lr=3e-5", "rl.kl_weight=0.1", "rl.adv_std_floor={imitation: 0.01}",
-               # the weight is explicit: an override of rewards.antifreeze.root alone resets it to the class default 0
                "rewards.antifreeze.root=all", "rewards.antifreeze.weight=0.49")
     base, music, keys = _inputs(cfg)
     run = RLRun(cfg, base, music, keys)

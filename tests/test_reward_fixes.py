@@ -180,6 +180,9 @@ def test_antifreeze_root_is_a_config_setting():
     cfg = apply_dotted(load_config(None), {"rewards.antifreeze.root": "all", "rewards.antifreeze.weight": 0.7})
     assert (cfg.rewards.antifreeze.root, cfg.rewards.antifreeze.weight) == ("all", 0.7)
     assert load_config(None).rewards.antifreeze.root == "vertical"  # Skeleton2Stage's stays the default
+    # one key of a term keeps the term's other defaults (the weight stayed 0.49, not the class default 0.0)
+    assert load_config(None, ["rewards.antifreeze.root=all"]).rewards.antifreeze.weight == 0.49
+    assert load_config(None, ["rewards.imitation.weight=0.2"]).rewards.antifreeze.weight == 0.49
     with pytest.raises(UserError, match="rewards.antifreeze.root"):
         load_config(None, ["rewards.antifreeze.root=xy"])
 

@@ -16,3 +16,5 @@ from dance_rl.rewards.imitation import tracking_errors, tracking_reward
 def frame_reward(qpos_ref, qvel_ref, qpos_sim, qvel_sim) -> np.ndarray:
     """The imitation reward's per-frame term (B,T) for the tracking environment."""
     return tracking_reward(tracking_errors(qpos_ref, qvel_ref, qpos_sim, qvel_sim))
+
+POLICY_FILE = "policy.pt"  # inside each RLlib checkpoint folder of `python -m dance_rl.imitation_policy train`

@@ -148,6 +148,7 @@ def train(cfg, out: Path, resume: bool = False) -> Path:
     if not resume and exp.exists():
         raise UserError(f"--out {out}: already holds a run; pass --resume to continue it or choose a new folder")
     resolve_source(cfg.data.source, "train", cfg.data.cache_dir, cfg.data.max_clips)  # build the corpus once, here
+    started = not ray.is_initialized()
     init_ray(cfg.cluster.address, num_cpus=max(2, p.num_env_runners + 1))
     resources = runner_resources(cfg.cluster)
     print(f"env runners {'ask for' if resources else 'do not ask for'} the 'sim' resource", flush=True)
@@ -167,7 +168,8 @@ def train(cfg, out: Path, resume: bool = False) -> Path:
         (out / "config.yaml").write_text(dump_config(cfg))
         tuner = tune.Tuner(algo_cls, param_space=config, run_config=run_config)
     result = tuner.fit()[0]
-    ray.shutdown()
+    if started:
+        ray.shutdown()
     if result.error:
         raise RuntimeError(f"PPO trial failed: {result.error}")
     ckpt = result.checkpoint

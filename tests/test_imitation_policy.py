@@ -37,3 +37,43 @@ def test_env_rewards_tracking_and_terminates(clips):
         rewards.append(r)
     assert rewards[0] > 0.8 and np.all(np.isfinite(rewards))
     assert terminated and not info["failed"] and len(rewards) < 60
+
+
+def test_bad_policy_checkpoint_is_one_user_error(tmp_path, clips):
+    from dance_rl.errors import UserError
+    from dance_rl.rewards.imitation import imitation_reward
+
+    poses, trans = demo.clip_motion(demo.source_clip("walk"), seconds=1.0)
+    for bad in ("", tmp_path / "missing", tmp_path):
+        with pytest.raises(UserError, match="rewards.imitation.policy_checkpoint"):
+            imitation_reward(poses, trans, 30.0, controller="policy", policy_checkpoint=str(bad))
+    with pytest.raises(UserError, match="rewards.imitation.controller"):
+        imitation_reward(poses, trans, 30.0, controller="mlp")
+
+
+@pytest.mark.slow
+def test_ppo_trains_and_its_checkpoint_scores_clips(tmp_path):
+    """2 PPO iterations (RLlib new API stack, one env-runner actor) → RLlib checkpoint with policy.pt → the
+    imitation reward with controller=policy scores a batch, with the PD reward's output shapes."""
+    from dance_rl.config import load_config
+    from dance_rl.imitation_policy import train
+    from dance_rl.rewards.imitation import imitation_reward
+
+    cfg = load_config(None, ["imitation_policy.iterations=2", "imitation_policy.train_batch_size=128",
+                             "imitation_policy.minibatch_size=64", "imitation_policy.num_epochs=1",
+                             "imitation_policy.hiddens=[32]", "imitation_policy.checkpoint_every=1",
+                             "imitation_policy.episode_frames=30"])
+    ckpt = train(cfg, tmp_path / "run")
+    assert (ckpt / "policy.pt").is_file() and (ckpt / "learner_group").is_dir()
+    curve = (tmp_path / "run" / "curve.csv").read_text().splitlines()
+    assert len(curve) == 3 and list((tmp_path / "run" / "ppo").rglob("events.out.tfevents*"))
+    poses, trans = zip(*(demo.clip_motion(demo.source_clip(n), seconds=2.0) for n in ("dance_a", "walk")))
+    poses, trans = np.stack(poses), np.stack(trans)
+    pd = imitation_reward(poses, trans, 30.0)
+    poses[1, 5] = np.nan  # a broken clip fails alone
+    pol = imitation_reward(poses, trans, 30.0, controller="policy", policy_checkpoint=str(tmp_path / "run"))
+    assert pol["per_frame"].shape == pd["per_frame"].shape == (2, 60)
+    assert set(pd["diagnostics"]) <= set(pol["diagnostics"])
+    assert np.isfinite(pol["per_sample"]).all() and 0 < pol["per_sample"][0] <= 1 and pol["per_sample"][1] == 0
+    assert pol["diagnostics"]["failed"].tolist() == [False, True]
+    np.testing.assert_allclose(pol["per_frame"].mean(1), pol["per_sample"])

@@ -74,10 +74,16 @@ class RLRun:
                 torch_threads=max(1, int(c.sampler_cpus)), device=c.device, precision=c.precision)
             for i in range(c.num_samplers)]
         off = 1 + c.num_samplers
+        policy = ""
+        if cfg.rewards.imitation.controller == "policy" and self.weights.get("imitation"):
+            from dance_rl.rewards.imitation_policy import policy_file  # a bad path: one UserError here, not in actors
+            policy = str(policy_file(cfg.rewards.imitation.policy_checkpoint).resolve())
         self.rewarders = [
             RewardActor.options(**self.placement.options(off + i), **retry).remote(
                 self.weights, float(cfg.data.fps),
-                {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads)},
+                {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads),
+                               "controller": cfg.rewards.imitation.controller,
+                               "policy_checkpoint": policy},
                  "learned": {"checkpoint": str(Path(cfg.rewards.learned.checkpoint).resolve())}},
                 num_threads=c.reward_threads)
             for i in range(c.num_reward_actors)]

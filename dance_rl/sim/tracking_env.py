@@ -8,8 +8,9 @@ two can never disagree:
   Once per reference frame the policy acts; inside the frame the hinge setpoints are the fixed tracker's
   (``Tracker.setpoints``: reference angles + inverse-dynamics feed-forward + velocity lead, interpolated at
   ``control_hz``) plus the policy's residual ``action_scale · a`` (rad), and the root gets a force/torque
-  ``a · limit`` (``residual_force_limit`` per world axis, ``residual_torque_limit / √3`` per axis so the norm stays
-  within the limit). Action 0 = the PD tracker without its root servos.
+  ``a · limit`` along the axes of the root's heading frame (as the observation, so balancing is a linear map of it),
+  clipped at ``residual_force_limit`` per world axis and ``residual_torque_limit / √3`` per axis (norm within the
+  limit). Action 0 = the PD tracker without its root servos.
 - observation (root-relative, in the root's heading frame): root height, root tilt (6-D), root linear / angular
   velocity, 69 hinge angles and velocities, then for each of the next ``horizon`` reference frames the reference
   root position and orientation relative to the simulated root and the 69 hinge-angle differences;
@@ -136,12 +137,15 @@ class BatchedTracking:
         a = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64)), -1.0, 1.0)
         ids = np.flatnonzero(self.active)
         fell, failed = np.zeros(B, bool), np.zeros(B, bool)
+        head = _heading(_quat_matrix(np.array(self.qpos[ids, 3:7])))  # root wrench: heading-frame axes, like obs
+        wrench = a[ids, hum.NUM_HINGES:].reshape(-1, 2, 3)
+        wrench = np.clip(np.einsum("bij,bkj->bki", head, wrench).reshape(-1, 6), -1.0, 1.0)
         for ci in range(self.cpf):
             if ids.size == 0:
                 break
             c = self.ref["ctrl"][ids, self.k[ids] * self.cpf + ci + 1]
             self.ctrl[ids, :hum.NUM_HINGES] = c + self.action_scale * a[ids, :hum.NUM_HINGES]
-            self.ctrl[ids, hum.NUM_HINGES:] = a[ids, hum.NUM_HINGES:]
+            self.ctrl[ids, hum.NUM_HINGES:] = wrench
             try:
                 self.batch.step(ids=ids, nstep=self.nsub)
             except mj_batch.SimulationError as e:

@@ -176,6 +176,9 @@ def train(cfg, out: Path, resume: bool = False) -> Path:
     if ckpt is None:
         raise RuntimeError("PPO trial ended without a checkpoint")
     print(f"checkpoint: {ckpt.path}\npolicy: {Path(ckpt.path) / POLICY_FILE}", flush=True)
+    done = (result.metrics or {}).get("training_iteration", 0)
+    if done < p.iterations and not (p.time_budget_s and result.metrics.get("time_total_s", 0) >= p.time_budget_s):
+        print(f"stopped early at iteration {done} of {p.iterations}; continue with --resume", flush=True)
     return Path(ckpt.path)
 
 

@@ -70,7 +70,8 @@ def ppo_config(cfg, resources: dict):
             .environment(ImitationEnv, env_config=env_config(cfg))
             .env_runners(num_env_runners=p.num_env_runners, num_envs_per_env_runner=p.envs_per_runner,
                          num_cpus_per_env_runner=p.cpus_per_runner, custom_resources_per_env_runner=resources,
-                         rollout_fragment_length=steps_per_runner)
+                         rollout_fragment_length=steps_per_runner,
+                         sample_timeout_s=900.0)  # RLlib's 60 s: on a loaded machine iterations came back empty
             .learners(num_learners=0)
             .training(train_batch_size_per_learner=p.train_batch_size, minibatch_size=p.minibatch_size,
                       num_epochs=p.num_epochs, lr=p.lr, gamma=p.gamma, lambda_=p.lambda_, clip_param=p.clip_param,

@@ -33,6 +33,7 @@ from mujoco import batch as mj_batch
 
 from dance_rl.errors import cli_main
 from dance_rl.rewards.imitation import imitation_reward
+from dance_rl.rewards.imitation_policy import policy_imitation_reward
 from dance_rl.sim.dynamics import _contact_free, _without_floor, physics_probe
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
@@ -121,12 +122,12 @@ def bench_policy(policy: str, poses: np.ndarray, trans: np.ndarray, threads: int
     import torch
     torch.set_num_threads(1)
     sim = TrackerConfig(num_threads=threads)
-    imitation_reward(poses[:1], trans[:1], 30.0, controller="policy", policy_checkpoint=policy)  # load once
+    policy_imitation_reward(poses[:1], trans[:1], 30.0, policy_checkpoint=policy)  # load once
     pd, pol = np.inf, np.inf
     for _ in range(repeat):
         pd = min(pd, timed(lambda: imitation_reward(poses, trans, 30.0, sim=sim), 1)[0])
-        pol = min(pol, timed(lambda: imitation_reward(poses, trans, 30.0, sim=sim, controller="policy",
-                                                      policy_checkpoint=policy), 1)[0])
+        pol = min(pol, timed(lambda: policy_imitation_reward(poses, trans, 30.0, sim=sim,
+                                                             policy_checkpoint=policy), 1)[0])
     return len(poses) / pd, len(poses) / pol
 
 

@@ -22,6 +22,7 @@ from dance_rl.data import demo
 from dance_rl.errors import cli_main
 from dance_rl.rewards.corruptions import corrupt
 from dance_rl.rewards.imitation import imitation_reward
+from dance_rl.rewards.imitation_policy import policy_imitation_reward
 from dance_rl.sim.tracker import TrackerConfig
 
 CLIPS = ("dance_a", "dance_b", "walk", "punch")
@@ -51,8 +52,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sim = TrackerConfig(num_threads=args.threads)
     score = {"pd": lambda p, t: imitation_reward(p, t, 30.0, sim=sim)["per_sample"],
-             "policy": lambda p, t: imitation_reward(p, t, 30.0, sim=sim, controller="policy",
-                                                     policy_checkpoint=args.policy)["per_sample"]}
+             "policy": lambda p, t: policy_imitation_reward(p, t, 30.0, sim=sim,
+                                                            policy_checkpoint=args.policy)["per_sample"]}
     real = {n: demo.clip_motion(demo.source_clip(n), seconds=args.seconds) for n in CLIPS}
     out = {"validity": {}, "spearman": {}}
     all_scores = {c: [] for c in score}

@@ -41,14 +41,16 @@ def test_env_rewards_tracking_and_terminates(clips):
 
 def test_bad_policy_checkpoint_is_one_user_error(tmp_path, clips):
     from dance_rl.errors import UserError
-    from dance_rl.rewards.imitation import imitation_reward
+    from dance_rl.rewards.batch import MotionBatch
+    from dance_rl.rewards.composite import score
 
     poses, trans = demo.clip_motion(demo.source_clip("walk"), seconds=1.0)
+    batch = MotionBatch(poses[None], trans[None], fps=30.0)
     for bad in ("", tmp_path / "missing", tmp_path):
         with pytest.raises(UserError, match="rewards.imitation.policy_checkpoint"):
-            imitation_reward(poses, trans, 30.0, controller="policy", policy_checkpoint=str(bad))
+            score(batch, {"imitation": 1.0}, {"imitation": {"controller": "policy", "policy_checkpoint": str(bad)}})
     with pytest.raises(UserError, match="rewards.imitation.controller"):
-        imitation_reward(poses, trans, 30.0, controller="mlp")
+        score(batch, {"imitation": 1.0}, {"imitation": {"controller": "mlp"}})
 
 
 @pytest.mark.slow
@@ -57,7 +59,10 @@ def test_ppo_trains_and_its_checkpoint_scores_clips(tmp_path):
     imitation reward with controller=policy scores a batch, with the PD reward's output shapes."""
     from dance_rl.config import load_config
     from dance_rl.imitation_policy import train
+    from dance_rl.rewards.batch import MotionBatch
+    from dance_rl.rewards.composite import score
     from dance_rl.rewards.imitation import imitation_reward
+    from dance_rl.rewards.imitation_policy import policy_imitation_reward
 
     cfg = load_config(None, ["imitation_policy.iterations=2", "imitation_policy.train_batch_size=128",
                              "imitation_policy.minibatch_size=64", "imitation_policy.num_epochs=1",
@@ -70,10 +75,13 @@ def test_ppo_trains_and_its_checkpoint_scores_clips(tmp_path):
     poses, trans = zip(*(demo.clip_motion(demo.source_clip(n), seconds=2.0) for n in ("dance_a", "walk")))
     poses, trans = np.stack(poses), np.stack(trans)
     pd = imitation_reward(poses, trans, 30.0)
-    poses[1, 5] = np.nan  # a broken clip fails alone
-    pol = imitation_reward(poses, trans, 30.0, controller="policy", policy_checkpoint=str(tmp_path / "run"))
+    params = {"imitation": {"controller": "policy", "policy_checkpoint": str(tmp_path / "run")}}  # as reward actors
+    pol = score(MotionBatch(poses, trans, fps=30.0), {"imitation": 1.0}, params)["components"]["imitation"]
     assert pol["per_frame"].shape == pd["per_frame"].shape == (2, 60)
     assert set(pd["diagnostics"]) <= set(pol["diagnostics"])
-    assert np.isfinite(pol["per_sample"]).all() and 0 < pol["per_sample"][0] <= 1 and pol["per_sample"][1] == 0
-    assert pol["diagnostics"]["failed"].tolist() == [False, True]
+    assert np.isfinite(pol["per_sample"]).all() and (pol["per_sample"] > 0).all() and (pol["per_sample"] <= 1).all()
     np.testing.assert_allclose(pol["per_frame"].mean(1), pol["per_sample"])
+    poses[1, 5] = np.nan  # called directly, a broken clip fails alone
+    broken = policy_imitation_reward(poses, trans, 30.0, policy_checkpoint=str(tmp_path / "run"))
+    assert broken["diagnostics"]["failed"].tolist() == [False, True] and broken["per_sample"][1] == 0
+    np.testing.assert_allclose(broken["per_sample"][0], pol["per_sample"][0])

@@ -22,7 +22,6 @@ import threading
 import numpy as np
 import torch
 
-from dance_rl.errors import UserError
 from dance_rl.motion.skeleton import NUM_JOINTS, OFFSETS, PARENTS
 from dance_rl.sim.humanoid import GRAVITY, HINGE_DOF
 from dance_rl.sim.retarget import local_rotations, motion_to_qpos
@@ -85,7 +84,7 @@ def tracking_reward(errors: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight: float = 0.0,
-                     residual_scale: float = 30.0, controller: str = "pd", policy_checkpoint: str = "") -> dict:
+                     residual_scale: float = 30.0) -> dict:
     """Imitation reward of a batch of motions.
 
     poses (B,T,24,3) axis-angle, trans (B,T,3) z-up metres (numpy or torch; a single clip without B is accepted).
@@ -94,13 +93,7 @@ def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight:
     fraction of frames before termination, ``terminated`` (B,), ``failed`` (B,) bool (diverged → reward 0),
     ``residual_force`` (B,) mean |root residual force| over the surviving frames (N), ``residual_torque`` (B,),
     ``e_dof``/``e_vel``/``e_pos``/``e_rot`` (B,) mean errors over surviving frames, ``messages`` (list of str).
-    ``controller``: "pd" (this tracker) or "policy" (a trained policy, ``policy_checkpoint``; imitation_policy.py).
     """
-    if controller == "policy":
-        from dance_rl.rewards.imitation_policy import policy_imitation_reward
-        return policy_imitation_reward(poses, trans, fps, sim, policy_checkpoint, residual_weight, residual_scale)
-    if controller != "pd":
-        raise UserError(f"rewards.imitation.controller: {controller!r} is not 'pd' or 'policy'")
     poses, trans = _np(poses), _np(trans)
     if poses.ndim == 3:  # one clip
         poses, trans = poses[None], trans[None]

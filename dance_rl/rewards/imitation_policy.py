@@ -1,6 +1,7 @@
 """Imitation reward with a learned tracking policy (Skeleton2Stage's controller), trained by ``dance_rl.imitation_policy``.
 
-Same outputs as ``dance_rl.rewards.imitation.imitation_reward`` (the PD tracker): the per-frame Skeleton2Stage tracking
+Selected by ``rewards.imitation.controller=policy`` (the registry's ``imitation`` adapter dispatches). Same outputs as
+``dance_rl.rewards.imitation.imitation_reward`` (the PD tracker): the per-frame Skeleton2Stage tracking
 reward from the same ``tracking_errors`` / ``tracking_reward``, 0 from termination on and for diverged clips, mean over
 frames; the same diagnostics. Only the controller differs: the trained RLModule (rebuilt from ``policy.pt`` with
 ``torch.load(weights_only=True)``, inference only, deterministic = its action distribution's mean) acts once per frame

@@ -164,7 +164,9 @@ class AntifreezeTerm(RewardTerm):
 @dataclass
 class RewardsConfig:
     """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
-    imitation: RewardTerm = _term(0.51, "how well the MuJoCo tracker (sim.*) can perform the motion")
+    imitation: ImitationTerm = field(default_factory=lambda: ImitationTerm(weight=0.51),
+                                     metadata={"doc": "how well a simulated humanoid can perform the motion; its "
+                                                      "controller is the PD tracker (sim.*) or a trained policy"})
     antifreeze: AntifreezeTerm = field(default_factory=lambda: AntifreezeTerm(weight=0.49),
                                        metadata={"doc": "anti-freezing: mean joint kinetic energy (rewards motion)"})
     fgd: RewardTerm = _term(0.01, "foot-ground deviation: a steady lowest-joint height (relative to the clip's own "
@@ -301,6 +303,41 @@ class EvalConfig:
 
 
 @dataclass
+class ImitationTerm(RewardTerm):
+    weight: float = _f(0.51, lo=0.0, doc="paper: 0.51")
+    controller: str = _f("pd", choices=("pd", "policy"), doc="who performs the motion in the simulator: 'pd' = the PD "
+                                                             "+ inverse-dynamics tracker (no training), 'policy' = a "
+                                                             "trained RLlib policy (policy_checkpoint)")
+    policy_checkpoint: str = _f("", doc="with controller=policy: a run folder, checkpoint folder or policy.pt of "
+                                        "`python -m dance_rl.imitation_policy train --out DIR`")
+
+
+@dataclass
+class ImitationPolicyConfig:
+    """RLlib PPO for the imitation policy (``python -m dance_rl.imitation_policy train``); defaults: the 2-core demo
+    recipe. The corpus is ``data.source``; the simulator limits come from ``sim``."""
+    iterations: int = _f(40, lo=1, doc="PPO iterations (each samples train_batch_size env steps)")
+    time_budget_s: float = _f(0.0, lo=0.0, doc="also stop after this many seconds of training; 0 = no limit")
+    num_env_runners: int = _f(1, lo=0, doc="RLlib env runners (Ray actors); 0 = sample in the driver")
+    envs_per_runner: int = _f(1, lo=1, doc="environments per env runner (vectorised)")
+    cpus_per_runner: float = _f(1.0, lo=0.0, doc="CPU share of each env runner")
+    train_batch_size: int = _f(2000, lo=32, doc="env steps per PPO iteration")
+    minibatch_size: int = _f(250, lo=16, doc="PPO SGD minibatch")
+    num_epochs: int = _f(6, lo=1, doc="PPO epochs per iteration")
+    lr: float = _f(3e-4, lo=0.0, doc="Adam learning rate")
+    gamma: float = _f(0.97, lo=0.0, hi=1.0, doc="discount (per 30-fps frame)")
+    lambda_: float = _f(0.95, lo=0.0, hi=1.0, doc="GAE lambda")
+    clip_param: float = _f(0.2, lo=0.0, doc="PPO clip range")
+    entropy_coeff: float = _f(0.0, lo=0.0, doc="entropy bonus")
+    hiddens: list = _f([256, 256], doc="MLP sizes of the policy and value networks")
+    episode_frames: int = _f(150, lo=2, doc="longest episode (frames at 30 fps) from a random start frame")
+    horizon: int = _f(2, lo=1, doc="future reference frames in the observation")
+    action_scale: float = _f(0.2, lo=0.0, doc="rad: hinge setpoint residual at action 1 (on top of the PD tracker's)")
+    checkpoint_every: int = _f(5, lo=1, doc="RLlib checkpoint (and policy.pt) every N iterations, and at the end")
+    seed: int = _f(0, doc="RLlib seed")
+
+
+@dataclass
 class Config:
     data: DataConfig = _section(DataConfig, "the dance corpus and how it is cut into windows")
     model: ModelConfig = _section(ModelConfig, "the diffusion model's architecture (EDGE's DanceDecoder)")
@@ -312,6 +349,8 @@ class Config:
     cluster: ClusterConfig = _section(ClusterConfig, "Ray roles and resources of one RL run")
     tune: TuneConfig = _section(TuneConfig, "Ray Tune sweeps (python -m dance_rl.tune)")
     eval: EvalConfig = _section(EvalConfig, "held-out evaluation (python -m dance_rl.evaluate, during training)")
+    imitation_policy: ImitationPolicyConfig = _section(ImitationPolicyConfig, "training the RLlib imitation policy "
+                                                       "(python -m dance_rl.imitation_policy)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -14,6 +14,11 @@ number of threads. ratio = bare time / reward time (1.0 = no overhead; target >=
 threads) on the same clips; ``--skip-sim`` leaves the MuJoCo rewards out.
 
     python scripts/bench_rewards.py --learned rm.pt --skip-sim --clips 64
+
+``--policy DIR`` times the imitation reward with its two controllers on the same clips: the PD tracker and the
+trained RLlib policy (``rewards.imitation.controller=policy``, DIR = `python -m dance_rl.imitation_policy train --out`).
+
+    python scripts/bench_rewards.py --policy runs/ip_demo --skip-sim
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from mujoco import batch as mj_batch
 from dance_rl.config import SimConfig
 from dance_rl.errors import cli_main
 from dance_rl.rewards.imitation import imitation_reward
+from dance_rl.rewards.imitation_policy import policy_imitation_reward
 from dance_rl.sim.dynamics import _contact_free, _without_floor, physics_probe
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
@@ -111,6 +117,21 @@ def bench_learned(checkpoint: str, poses: np.ndarray, trans: np.ndarray, threads
     return len(poses) / best
 
 
+def bench_policy(policy: str, poses: np.ndarray, trans: np.ndarray, threads: int, repeat: int) -> tuple[float, float]:
+    """clips/s of the imitation reward with the PD tracker and with the trained policy (best of ``repeat``,
+    interleaved; torch on one thread, as in a reward actor)."""
+    import torch
+    torch.set_num_threads(1)
+    sim = SimConfig(num_threads=threads)
+    policy_imitation_reward(poses[:1], trans[:1], 30.0, policy_checkpoint=policy)  # load once
+    pd, pol = np.inf, np.inf
+    for _ in range(repeat):
+        pd = min(pd, timed(lambda: imitation_reward(poses, trans, 30.0, sim=sim), 1)[0])
+        pol = min(pol, timed(lambda: policy_imitation_reward(poses, trans, 30.0, sim=sim,
+                                                             policy_checkpoint=policy), 1)[0])
+    return len(poses) / pd, len(poses) / pol
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=16)
@@ -119,8 +140,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=15, help="interleaved repeats; each timing is the best of them")
     ap.add_argument("--learned", default=None, metavar="CKPT", help="also time the learned reward of this model")
     ap.add_argument("--skip-sim", action="store_true", help="leave out the MuJoCo rewards")
+    ap.add_argument("--policy", default=None, metavar="DIR", help="also time imitation with this trained policy")
     args = ap.parse_args(argv)
     poses, trans = clips(args.clips, args.seconds)
+    if args.policy:
+        for k in args.threads:
+            pd, pol = bench_policy(args.policy, poses, trans, k, args.repeat)
+            print(f"threads={k} imitation ({args.clips} clips x {args.seconds:g} s): PD tracker {pd:7.2f} clips/s | "
+                  f"policy {pol:7.2f} clips/s | policy/PD {pol / pd:.2f}")
     if args.learned:
         for k in args.threads:
             print(f"threads={k} learned ({args.clips} clips x {args.seconds:g} s): "

@@ -41,9 +41,15 @@ def sampler_kwargs(cfg: Config, base: dict) -> dict:
 def reward_kwargs(cfg: Config) -> dict:
     """RewardWorker's arguments: the run's weights, the data fps, and per-reward settings (the simulator runs with
     ``cluster.reward_threads`` threads; the learned reward's checkpoint as an absolute path, since actors may run
-    in another working directory)."""
-    c, learned = cfg.cluster, cfg.rewards.learned.checkpoint
-    params = {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads)},
+    in another working directory; the imitation policy's file likewise, checked here so a bad path is one error in the
+    driver, not one per actor)."""
+    c, learned, imitation = cfg.cluster, cfg.rewards.learned.checkpoint, cfg.rewards.imitation
+    policy = ""
+    if imitation.controller == "policy" and imitation.weight > 0:
+        from dance_rl.rewards.imitation_policy import policy_file
+        policy = str(policy_file(imitation.policy_checkpoint).resolve())
+    params = {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads),
+                            "controller": imitation.controller, "policy_checkpoint": policy},
               "learned": {"checkpoint": str(Path(learned).expanduser().resolve()) if learned else ""},
               "antifreeze": {"root": cfg.rewards.antifreeze.root}}
     return dict(weights=reward_weights(cfg), fps=float(cfg.data.fps), reward_params=params,

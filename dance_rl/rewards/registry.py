@@ -28,12 +28,18 @@ _ENTRIES: dict[str, "str | RewardFn"] = {
 }
 
 
-def _imitation(batch: MotionBatch, **params) -> dict:
-    """Adapter: the simulator helper's ``imitation_reward(poses, trans, fps, ...)`` on a MotionBatch (cached)."""
-    from dance_rl.rewards.imitation import imitation_reward
-
-    key = ("imitation", tuple(sorted((k, repr(v)) for k, v in params.items())))
-    return batch.cached(key, lambda: imitation_reward(batch.poses, batch.trans, batch.fps, **params))
+def _imitation(batch: MotionBatch, controller: str = "pd", policy_checkpoint: str = "", **params) -> dict:
+    """Adapter: the simulator helper on a MotionBatch (cached). ``controller`` (rewards.imitation.controller): "pd" =
+    ``imitation_reward`` (PD tracker), "policy" = ``policy_imitation_reward`` (trained policy, ``policy_checkpoint``)."""
+    if controller == "policy":
+        from dance_rl.rewards.imitation_policy import policy_imitation_reward as fn
+        params = {**params, "policy_checkpoint": policy_checkpoint}
+    elif controller == "pd":
+        from dance_rl.rewards.imitation import imitation_reward as fn
+    else:
+        raise UserError(f"rewards.imitation.controller: {controller!r} is not 'pd' or 'policy'")
+    key = ("imitation", controller, tuple(sorted((k, repr(v)) for k, v in params.items())))
+    return batch.cached(key, lambda: fn(batch.poses, batch.trans, batch.fps, **params))
 
 
 def accepted_params(fn: RewardFn) -> set[str] | None:
@@ -43,7 +49,8 @@ def accepted_params(fn: RewardFn) -> set[str] | None:
 
     if fn is _imitation:
         from dance_rl.rewards.imitation import imitation_reward
-        return set(inspect.signature(imitation_reward).parameters) - {"poses", "trans", "fps"}
+        return set(inspect.signature(imitation_reward).parameters) - {"poses", "trans", "fps"} | {"controller",
+                                                                                              "policy_checkpoint"}
     params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return None

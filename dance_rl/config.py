@@ -162,6 +162,13 @@ class AntifreezeTerm(RewardTerm):
 
 
 @dataclass
+class SkatingTerm(RewardTerm):
+    speed_scale: float = _f(0.5, lo=1e-3, doc="m/s; per frame r = exp(-speed / speed_scale) of the fastest foot in "
+                                              "contact. 0.5 = GMD's skating threshold; larger keeps a gradient "
+                                              "for feet that slide faster than that")
+
+
+@dataclass
 class RewardsConfig:
     """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
     imitation: ImitationTerm = field(default_factory=lambda: ImitationTerm(weight=0.51),
@@ -173,7 +180,8 @@ class RewardsConfig:
                                   "mean, so blind to a constant float)")
     phymotion: RewardTerm = _term(0.0, "PhyMotion's kinematic, contact and dynamic plausibility scores")
     fgd_ground: RewardTerm = _term(0.0, "FGD against the z = 0 floor (punishes a constant float/sink)")
-    skating: RewardTerm = _term(0.0, "foot sliding while in contact with the floor")
+    skating: SkatingTerm = field(default_factory=SkatingTerm,
+                                 metadata={"doc": "foot sliding while in contact with the floor"})
     learned: LearnedRewardTerm = _section(LearnedRewardTerm, "E3D2 reward model learned from ranked demonstrations")
 
 

@@ -136,7 +136,7 @@ def test_actor_and_serial_roles_get_identical_settings(local_ray, tiny_base):
     cfg = _cfg(tiny_base, "rl.ddim_steps=3", "diffusion.timesteps=500", "diffusion.clip_denoised=false",
                "diffusion.eta=0.5", "rewards.fgd.weight=0.3", "rewards.skating.weight=0.2", "cluster.reward_threads=2",
                "sim.kp_scale=2.5", "rl.lr=3e-5", "rl.kl_weight=0.1", "rl.adv_std_floor={imitation: 0.01}",
-               "rewards.antifreeze.root=all", "rewards.antifreeze.weight=0.49")
+               "rewards.antifreeze.root=all", "rewards.antifreeze.weight=0.49", "rewards.skating.speed_scale=2.0")
     base, music, keys = _inputs(cfg)
     run = RLRun(cfg, base, music, keys)
     try:
@@ -154,6 +154,7 @@ def test_actor_and_serial_roles_get_identical_settings(local_ray, tiny_base):
     assert r["fps"] == cfg.data.fps and r["num_threads"] == 2
     assert r["params"]["imitation"]["sim"]["num_threads"] == 2 and r["params"]["imitation"]["sim"]["kp_scale"] == 2.5
     assert r["params"]["antifreeze"] == {"root": "all"}
+    assert r["params"]["skating"] == {"speed_scale": 2.0}
     assert lrn["reward_weights"] == r["weights"]
     assert lrn["rl"]["lr"] == 3e-5 and lrn["rl"]["kl_weight"] == 0.1 and lrn["rl"]["adv_std_floor"] == {"imitation": 0.01}
     assert lrn["diffusion"]["timesteps"] == 500 and lrn["diffusion"]["clip_denoised"] is False

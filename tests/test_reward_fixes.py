@@ -202,3 +202,26 @@ def test_skating_cannot_be_escaped_by_floating(clips):
     assert f < 0.3 and g < 0.3, (g, f)
     clean = MotionBatch(*(x[None] for x in clips["walk"]))
     assert skating(clean)["per_sample"][0] > g + 0.1  # and it still tells sliding from planted feet
+
+
+def test_skating_speed_scale_ranks_by_how_often_feet_skate(clips):
+    """Two standing bodies slid over the floor: A alternates 0.1 and 1.5 m/s (skates on half the frames by GMD's
+    0.5 m/s rule), B slides at 0.45 m/s throughout (never skates). GMD's scale 0.5 m/s prefers A — the exp has no
+    gradient left at 1.5 m/s, so a few slow frames outweigh many fast ones; 2 m/s prefers B, as the skating ratio does."""
+    from dance_rl.eval.physical import foot_skating_ratio
+    from dance_rl.rewards.skating import skating
+
+    t = 60
+    speeds = {"A": np.where(np.arange(t) % 2 == 0, 0.1, 1.5), "B": np.full(t, 0.45)}
+    poses = np.broadcast_to(clips["walk"][0][0], (2, t, 24, 3)).copy()  # the walk's first pose, held
+    trans = np.zeros((2, t, 3))
+    for i, v in enumerate(speeds.values()):
+        trans[i, 1:, 0] = np.cumsum(v[:-1]) / 30.0
+    standing = MotionBatch(poses, trans)
+    trans[..., 2] += 0.01 - standing.lowest_joint_height.min()
+    batch = MotionBatch(poses, trans)
+    ratio = [foot_skating_ratio(batch.joints[i]) for i in range(2)]
+    assert ratio[0] > 0.4 and ratio[1] == 0.0, ratio
+    gmd = skating(batch)["per_sample"]
+    wide = skating(batch, speed_scale=2.0)["per_sample"]
+    assert gmd[0] > gmd[1] and wide[1] > wide[0], (gmd, wide)

@@ -51,7 +51,8 @@ def reward_kwargs(cfg: Config) -> dict:
     params = {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads),
                             "controller": imitation.controller, "policy_checkpoint": policy},
               "learned": {"checkpoint": str(Path(learned).expanduser().resolve()) if learned else ""},
-              "antifreeze": {"root": cfg.rewards.antifreeze.root}}
+              "antifreeze": {"root": cfg.rewards.antifreeze.root},
+              "skating": {"speed_scale": cfg.rewards.skating.speed_scale}}
     return dict(weights=reward_weights(cfg), fps=float(cfg.data.fps), reward_params=params,
                 num_threads=c.reward_threads)
 

@@ -200,6 +200,9 @@ def test_skating_cannot_be_escaped_by_floating(clips):
     assert skating(floating, support_height=0)["per_sample"][0] == 1.0
     g, f = skating(grounded)["per_sample"][0], skating(floating)["per_sample"][0]
     assert f < 0.3 and g < 0.3, (g, f)
+    high = lifted.copy()
+    high[:, 2] += 0.40  # floating 50 cm up does not escape it either
+    assert skating(MotionBatch(poses[None], high[None]))["per_sample"][0] < 0.3
     clean = MotionBatch(*(x[None] for x in clips["walk"]))
     assert skating(clean)["per_sample"][0] > g + 0.1  # and it still tells sliding from planted feet
 

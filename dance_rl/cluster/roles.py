@@ -43,16 +43,17 @@ def reward_kwargs(cfg: Config) -> dict:
     ``cluster.reward_threads`` threads; the learned reward's checkpoint as an absolute path, since actors may run
     in another working directory; the imitation policy's file likewise, checked here so a bad path is one error in the
     driver, not one per actor)."""
-    c, learned, imitation = cfg.cluster, cfg.rewards.learned.checkpoint, cfg.rewards.imitation
+    c, imitation = cfg.cluster, cfg.rewards.imitation
+    # every term's settings besides its weight are that reward's keyword arguments (rewards.antifreeze.root, ...)
+    params = {f.name: {k: v for k, v in dataclasses.asdict(getattr(cfg.rewards, f.name)).items() if k != "weight"}
+              for f in dataclasses.fields(cfg.rewards)}
     policy = ""
     if imitation.controller == "policy" and imitation.weight > 0:
         from dance_rl.rewards.imitation_policy import policy_file
         policy = str(policy_file(imitation.policy_checkpoint).resolve())
-    params = {"imitation": {"sim": dataclasses.replace(cfg.sim, num_threads=c.reward_threads),
-                            "controller": imitation.controller, "policy_checkpoint": policy},
-              "learned": {"checkpoint": str(Path(learned).expanduser().resolve()) if learned else ""},
-              "antifreeze": {"root": cfg.rewards.antifreeze.root},
-              "skating": {"speed_scale": cfg.rewards.skating.speed_scale}}
+    params["imitation"].update(sim=dataclasses.replace(cfg.sim, num_threads=c.reward_threads), policy_checkpoint=policy)
+    learned = params["learned"]["checkpoint"]
+    params["learned"]["checkpoint"] = str(Path(learned).expanduser().resolve()) if learned else ""
     return dict(weights=reward_weights(cfg), fps=float(cfg.data.fps), reward_params=params,
                 num_threads=c.reward_threads)
 

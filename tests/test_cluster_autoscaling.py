@@ -116,7 +116,8 @@ def _actors_by_class(c) -> dict:
 
 
 def _node_resources(c) -> dict:
-    return {n["NodeID"]: n["Resources"] for n in c.global_state.node_table()}
+    """Resources of the nodes alive now (a dead node's table entry may list none)."""
+    return {n["NodeID"]: dict(n["Resources"]) for n in c.global_state.node_table() if n["Alive"] and n["Resources"]}
 
 
 def _sweep(c, tiny_base, tmp_path, name, *extra):
@@ -148,9 +149,7 @@ def _record_node_resources(c, seen: dict, stop: threading.Event) -> None:
     """Every node's resources while it is alive. A dead node's table entry may list none, and besides the node this
     test kills, the autoscaler may end a node whose heartbeat lapsed under load (seen on a busy 2-core CI machine)."""
     while not stop.is_set():
-        for n in c.global_state.node_table():
-            if n["Alive"] and n["Resources"]:
-                seen[n["NodeID"]] = dict(n["Resources"])
+        seen.update(_node_resources(c))
         stop.wait(0.2)
 
 
@@ -178,7 +177,7 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     assert all(r.metrics["training_iteration"] == 2 for r in results)
 
     nodes = {n["NodeID"]: n for n in c.global_state.node_table()}
-    res = {**seen, **{n: info["Resources"] for n, info in nodes.items() if info["Alive"] and info["Resources"]}}
+    res = {**seen, **_node_resources(c)}
     actors = _actors_by_class(c)
     placed = {cls: {a["Address"]["NodeID"] for a in actors.get(cls, [])} for cls in
               ("RewardWorker", "SamplerWorker", "LearnerWorker")}

@@ -147,3 +147,37 @@ def test_edge_loss_terms_and_weights():
     t = edge_loss_terms(moving, still)
     # v = 0.1 m on x for 19 of 20 frames, all four feet: mean over (B, T, 4, 3) of v² = 0.01·19/20/3
     assert t["foot"].item() == pytest.approx(0.01 * 19 / 20 / 3, rel=1e-4)
+
+
+def test_per_window_loss_weights():
+    """weights=None is the plain mean; weights scale each window's terms, so a zero weight removes a window."""
+    torch.manual_seed(1)
+    x0 = motion_to_features(torch.randn(2, 12, 24, 3) * 0.3, torch.zeros(2, 12, 3))
+    pred = x0.clone()
+    pred[1] += 0.2  # only window 1 is wrong
+    plain = edge_loss_terms(pred, x0)
+    ones = edge_loss_terms(pred, x0, weights=torch.ones(2))
+    only_right = edge_loss_terms(pred, x0, weights=torch.tensor([2.0, 0.0]))
+    doubled = edge_loss_terms(pred, x0, weights=torch.tensor([0.0, 2.0]))
+    for k in ("simple", "fk"):
+        assert ones[k].item() == pytest.approx(plain[k].item(), rel=1e-6)
+        assert only_right[k].item() == pytest.approx(0.0, abs=1e-10)
+        assert doubled[k].item() == pytest.approx(2 * plain[k].item(), rel=1e-5)
+    # simple: window 1 is off by 0.2 in every one of 151 dims -> per-window 0.04, batch mean 0.02
+    assert plain["simple"].item() == pytest.approx(0.02, rel=1e-5)
+
+
+def test_min_snr_weights():
+    from dance_rl.diffusion.losses import min_snr_weights
+    from dance_rl.diffusion.schedule import NoiseSchedule
+
+    ab = NoiseSchedule(1000).alphas_cumprod
+    everything = min_snr_weights(ab, torch.arange(1000), 5.0)
+    assert everything.mean().item() == pytest.approx(1.0, rel=1e-5)  # normalised over all levels
+    w = min_snr_weights(ab, torch.tensor([0, 1, 500, 999]), 5.0)
+    assert w[0] == w[1] == everything.max()  # low noise: SNR > gamma, capped
+    snr500 = (ab[500] / (1 - ab[500])).item()
+    assert snr500 < 5.0 and w[2].item() == pytest.approx(snr500 / 5.0 * w[0].item(), rel=1e-4)
+    assert w[3].item() < 1e-3 * w[0].item()  # pure noise: almost no weight
+    # a larger gamma puts relatively more weight on the low-noise levels
+    assert min_snr_weights(ab, torch.tensor([0]), 20.0) > w[0]

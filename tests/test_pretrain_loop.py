@@ -116,3 +116,24 @@ def test_default_demo_checkpoint_trains_once_then_reuses(tmp_path, monkeypatch):
     assert load_checkpoint(path)["step"] == 3
     monkeypatch.setattr(trainer, "pretrain", lambda *a, **k: pytest.fail("must reuse the cached model"))
     assert trainer.default_demo_checkpoint(tmp_path) == path
+
+
+def test_lr_schedule_and_loss_weighting_follow_the_config():
+    from dance_rl.diffusion.schedule import NoiseSchedule
+    from dance_rl.diffusion.trainer import FINAL_LR_RATIO, WARMUP_STEPS, loss_weights, lr_at
+
+    assert (load_config(None, []).pretrain.lr_schedule, load_config(None, []).pretrain.loss_weighting) == \
+        ("constant", "uniform")  # the demo recipe (EDGE's) until the RL recipe is re-measured on Min-SNR
+    p = load_config(None, ["pretrain.lr=1e-3", "pretrain.lr_schedule=cosine", "pretrain.loss_weighting=min_snr"]).pretrain
+    assert lr_at(p, 0, 1000) == pytest.approx(1e-3 / WARMUP_STEPS, rel=0.01)
+    assert lr_at(p, 500, 1000) == pytest.approx(1e-3 * (FINAL_LR_RATIO + 1) / 2, rel=1e-6)  # half-way down
+    assert lr_at(p, 1000, 1000) == pytest.approx(1e-3 * FINAL_LR_RATIO, rel=1e-6)
+    sched = NoiseSchedule(100)
+    t = torch.tensor([1, 99])
+    w = loss_weights(p, sched, t)
+    assert w[0] > 1.0 > w[1]
+    edge = load_config(None, ["pretrain.lr_schedule=constant", "pretrain.loss_weighting=uniform"]).pretrain
+    assert lr_at(edge, 500, 1000) == pytest.approx(1e-3)
+    assert loss_weights(edge, sched, t) is None
+    paper = load_config("tune_configs/paper.yaml", []).pretrain
+    assert (paper.lr_schedule, paper.loss_weighting) == ("constant", "uniform")  # EDGE's recipe stays EDGE's

@@ -35,10 +35,11 @@ from dance_rl.diffusion.trainer import (
     global_batch_indices,
     load_batch,
     log_scalars,
+    loss_weights,
+    lr_at,
     make_training_dataset,
     step_randomness,
     train_step,
-    warmup_lr,
 )
 from dance_rl.errors import UserError
 from dance_rl.fileio import atomic_torch_save
@@ -146,8 +147,9 @@ def _worker_loop(config: dict) -> None:
         mine = slice(rank * local_b, (rank + 1) * local_b)
         x, cond = load_batch(dataset, idx[mine], device)
         loss, terms, gnorm = train_step(ddp, opt, scaler, schedule, x, cond, t[mine], noise[mine], keep[mine],
-                                        lr=warmup_lr(p.lr, step), precision=precision,
-                                        unnormalize=normalizer.unnormalize)
+                                        lr=lr_at(p, step, total_steps), precision=precision,
+                                        unnormalize=normalizer.unnormalize,
+                                        weights=loss_weights(p, schedule, t[mine]))
         if ema is not None:
             ema.update(model, ema_decay_at(step, p.ema_decay))
         step += 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from dance_rl.motion.representation import features_to_joints
 from dance_rl.motion.skeleton import FOOT_JOINTS
@@ -26,38 +25,45 @@ CONTACT_THRESHOLD = 0.95
 
 
 def edge_loss_terms(x0_pred: torch.Tensor, x0: torch.Tensor,
-                    unnormalize: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-    """Unweighted loss terms (scalars) for predicted and target normalised vectors (B, T, 151)."""
-    simple = F.mse_loss(x0_pred, x0)
-    velocity = F.mse_loss(x0_pred[:, 1:, 4:] - x0_pred[:, :-1, 4:], x0[:, 1:, 4:] - x0[:, :-1, 4:])
+                    unnormalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Unweighted loss terms (scalars) for predicted and target normalised vectors (B, T, 151).
+
+    weights (B,): one factor per window (e.g. :func:`min_snr_weights` of its noise level); None = plain mean."""
+    simple = (x0_pred - x0).pow(2).mean((1, 2))
+    velocity = ((x0_pred[:, 1:, 4:] - x0_pred[:, :-1, 4:]) - (x0[:, 1:, 4:] - x0[:, :-1, 4:])).pow(2).mean((1, 2))
     contact_pred = x0_pred[..., :4]
     fk_in_pred, fk_in_true = (x0_pred, x0) if unnormalize is None else (unnormalize(x0_pred), unnormalize(x0))
     joints_pred = features_to_joints(fk_in_pred)
     joints_true = features_to_joints(fk_in_true)
-    fk = F.mse_loss(joints_pred, joints_true)
+    fk = (joints_pred - joints_true).pow(2).mean((1, 2, 3))
     feet = joints_pred[..., list(FOOT_JOINTS), :]
     foot_v = torch.zeros_like(feet)
     foot_v[:, :-1] = feet[:, 1:] - feet[:, :-1]
     static = (contact_pred > CONTACT_THRESHOLD).to(foot_v.dtype)[..., None]
-    foot = (foot_v * static).pow(2).mean()
-    return {"simple": simple, "velocity": velocity, "fk": fk, "foot": foot}
+    foot = (foot_v * static).pow(2).mean((1, 2, 3))
+    per_window = {"simple": simple, "velocity": velocity, "fk": fk, "foot": foot}
+    if weights is None:
+        return {k: v.mean() for k, v in per_window.items()}
+    return {k: (weights.to(v) * v).mean() for k, v in per_window.items()}
+
+
+def min_snr_weights(alphas_cumprod: torch.Tensor, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-γ loss weights (Hang et al., ICCV 2023) in their x0-loss form, w(t) = min(SNR(t), γ) with
+    SNR = ᾱ/(1 − ᾱ), divided by the mean of w over all T levels so the loss keeps its scale whatever the batch.
+
+    Why: with a uniform x0 loss the high-noise levels (large, unavoidable errors) dominate the gradient, and the
+    5-minute demo model never learns to keep its input's motion at low noise, where every DDIM chain ends: at t = 1 it
+    kept 3% of the real windows' frame-to-frame velocity energy (docs/results.md, base model)."""
+    w = alphas_cumprod / (1.0 - alphas_cumprod)
+    w = w.clamp(max=gamma)
+    return (w[t.cpu()] / w.mean()).float()
 
 
 def edge_loss(x0_pred: torch.Tensor, x0: torch.Tensor,
-              unnormalize: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, dict]:
-    """Weighted total and the weighted terms (as EDGE logs them)."""
-    terms = edge_loss_terms(x0_pred, x0, unnormalize)
+              unnormalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+              weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Weighted total and the weighted terms (as EDGE logs them); weights (B,) as in :func:`edge_loss_terms`."""
+    terms = edge_loss_terms(x0_pred, x0, unnormalize, weights)
     weighted = {k: LOSS_WEIGHTS[k] * v for k, v in terms.items()}
     return sum(weighted.values()), weighted
-
-
-def diffusion_loss(model, schedule, x0: torch.Tensor, cond: torch.Tensor, cond_drop_prob: float = 0.25,
-                   unnormalize=None, t: torch.Tensor | None = None, generator: torch.Generator | None = None):
-    """One training loss: t ~ U{0..T−1}, x_t = q_sample(x0, t, ε), the model predicts x0 with condition dropout."""
-    b = x0.shape[0]
-    if t is None:
-        t = torch.randint(0, schedule.timesteps, (b,), generator=generator).to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    x_t = schedule.q_sample(x0, t, noise)
-    x0_pred = model(x_t, cond, t, cond_drop_prob=cond_drop_prob)
-    return edge_loss(x0_pred, x0, unnormalize)

@@ -24,13 +24,14 @@ from torch.utils.data import Dataset, default_collate
 from dance_rl.diffusion.checkpoint import demo_checkpoint_path, load_checkpoint, save_checkpoint
 from dance_rl.diffusion.device import autocast, grad_scaler, resolve_device, resolve_precision
 from dance_rl.diffusion.ema import EMA, ema_decay_at
-from dance_rl.diffusion.losses import edge_loss
+from dance_rl.diffusion.losses import edge_loss, min_snr_weights
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.errors import UserError
 
 GRAD_CLIP = 1.0
-WARMUP_STEPS = 50  # linear learning-rate warm-up, then constant (as EDGE)
+WARMUP_STEPS = 50  # linear learning-rate warm-up, then constant (as EDGE) or cosine (pretrain.lr_schedule)
+FINAL_LR_RATIO = 0.1  # the cosine schedule ends at this fraction of pretrain.lr
 
 
 def global_batch_indices(n: int, batch: int, seed: int, step: int) -> torch.Tensor:
@@ -57,13 +58,14 @@ def load_batch(dataset, indices: torch.Tensor, device) -> tuple[torch.Tensor, to
 
 
 def train_step(model, optimizer, scaler, schedule, x, cond, t, noise, keep, *, lr: float, precision: str,
-               unnormalize=None) -> tuple[torch.Tensor, dict, torch.Tensor]:
-    """One optimiser step (model may be DDP-wrapped). Forward under autocast, loss in float32. → (loss, terms, gnorm)."""
+               unnormalize=None, weights=None) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """One optimiser step (model may be DDP-wrapped). Forward under autocast, loss in float32. → (loss, terms, gnorm).
+    weights (B,): per-window loss weights (loss_weights), None = uniform."""
     device = x.device
     x_t = schedule.q_sample(x, t.to(device), noise.to(device))
     with autocast(device, precision):
         x0_pred = model(x_t, cond, t.to(device), keep=keep.to(device))
-    loss, terms = edge_loss(x0_pred.float(), x, unnormalize)
+    loss, terms = edge_loss(x0_pred.float(), x, unnormalize, weights)
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.zero_grad(set_to_none=True)
@@ -75,8 +77,20 @@ def train_step(model, optimizer, scaler, schedule, x, cond, t, noise, keep, *, l
     return loss, terms, gnorm
 
 
-def warmup_lr(base_lr: float, step: int) -> float:
-    return base_lr * min(1.0, (step + 1) / WARMUP_STEPS)
+def lr_at(p, step: int, total_steps: int) -> float:
+    """Learning rate of `step` for PretrainConfig `p`: linear warm-up, then constant or a cosine decay to
+    FINAL_LR_RATIO·lr at total_steps (the short demo run ends sharper with the decay: docs/results.md)."""
+    lr = p.lr * min(1.0, (step + 1) / WARMUP_STEPS)
+    if p.lr_schedule == "cosine":
+        lr *= FINAL_LR_RATIO + (1.0 - FINAL_LR_RATIO) * 0.5 * (1.0 + math.cos(math.pi * min(step / total_steps, 1.0)))
+    return lr
+
+
+def loss_weights(p, schedule, t: torch.Tensor) -> torch.Tensor | None:
+    """Per-window loss weights of PretrainConfig `p` for noise levels t (None = uniform, EDGE's)."""
+    if p.loss_weighting == "min_snr":
+        return min_snr_weights(schedule.alphas_cumprod, t, p.min_snr_gamma)
+    return None
 
 
 def _dataset_normalizer(dataset):
@@ -133,8 +147,8 @@ def pretrain(cfg, out: str | Path, *, dataset: Dataset | None = None, resume: bo
         t, noise, keep = step_randomness(p.seed, step, batch, x.shape[1:], schedule.timesteps,
                                          cfg.diffusion.cond_drop_prob)
         loss, terms, gnorm = train_step(model, opt, scaler, schedule, x, cond, t, noise, keep,
-                                        lr=warmup_lr(p.lr, step), precision=precision,
-                                        unnormalize=normalizer.unnormalize)
+                                        lr=lr_at(p, step, total_steps), precision=precision,
+                                        unnormalize=normalizer.unnormalize, weights=loss_weights(p, schedule, t))
         ema.update(model, ema_decay_at(step, p.ema_decay))
         step += 1
         val = float(loss.detach())

@@ -2,6 +2,8 @@
 loadable, resume continues, EMA behaves, user mistakes exit 2 without output."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils.data import Dataset
@@ -135,5 +137,5 @@ def test_lr_schedule_and_loss_weighting_follow_the_config():
     edge = load_config(None, ["pretrain.lr_schedule=constant", "pretrain.loss_weighting=uniform"]).pretrain
     assert lr_at(edge, 500, 1000) == pytest.approx(1e-3)
     assert loss_weights(edge, sched, t) is None
-    paper = load_config("tune_configs/paper.yaml", []).pretrain
+    paper = load_config(str(Path(__file__).parents[1] / "tune_configs" / "paper.yaml"), []).pretrain
     assert (paper.lr_schedule, paper.loss_weighting) == ("constant", "uniform")  # EDGE's recipe stays EDGE's

@@ -27,7 +27,7 @@ CONTACT_THRESHOLD = 0.95
 def edge_loss_terms(x0_pred: torch.Tensor, x0: torch.Tensor,
                     unnormalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
                     weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Unweighted loss terms (scalars) for predicted and target normalised vectors (B, T, 151).
+    """Loss terms (scalars, before LOSS_WEIGHTS) for predicted and target normalised vectors (B, T, 151).
 
     weights (B,): one factor per window (e.g. :func:`min_snr_weights` of its noise level); None = plain mean."""
     simple = (x0_pred - x0).pow(2).mean((1, 2))
@@ -54,7 +54,7 @@ def min_snr_weights(alphas_cumprod: torch.Tensor, t: torch.Tensor, gamma: float)
 
     Why: with a uniform x0 loss the high-noise levels (large, unavoidable errors) dominate the gradient, and the
     5-minute demo model never learns to keep its input's motion at low noise, where every DDIM chain ends: at t = 1 it
-    kept 3% of the real windows' frame-to-frame velocity energy (docs/results.md, base model)."""
+    kept 3% of the real windows' frame-to-frame velocity energy (docs/results.md, "Base model: Min-SNR")."""
     w = alphas_cumprod / (1.0 - alphas_cumprod)
     w = w.clamp(max=gamma)
     return (w[t.cpu()] / w.mean()).float()

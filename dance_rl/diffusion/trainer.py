@@ -79,7 +79,8 @@ def train_step(model, optimizer, scaler, schedule, x, cond, t, noise, keep, *, l
 
 def lr_at(p, step: int, total_steps: int) -> float:
     """Learning rate of `step` for PretrainConfig `p`: linear warm-up, then constant or a cosine decay to
-    FINAL_LR_RATIO·lr at total_steps (the short demo run ends sharper with the decay: docs/results.md)."""
+    FINAL_LR_RATIO·lr at total_steps (on its own the decay did not change the demo model's motion; with
+    Min-SNR weighting it is part of the measured recipe, docs/results.md "Base model: Min-SNR")."""
     lr = p.lr * min(1.0, (step + 1) / WARMUP_STEPS)
     if p.lr_schedule == "cosine":
         lr *= FINAL_LR_RATIO + (1.0 - FINAL_LR_RATIO) * 0.5 * (1.0 + math.cos(math.pi * min(step / total_steps, 1.0)))

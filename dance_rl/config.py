@@ -95,13 +95,13 @@ class DiffusionConfig:
 class PretrainConfig:
     """Defaults are the demo recipe, measured on the demo corpus on 2 CPU cores: batch 32 at lr 1e-3 reaches
     feet-on-the-ground samples in ~900 steps (~5 min); EDGE's lr 4e-4 / batch 64 needs several times longer
-    (tune_configs/paper.yaml carries EDGE's values). Measured but not yet the default (the RL recipe has not been re-run
-    on it): loss_weighting=min_snr with lr_schedule=cosine makes the same 900 steps keep the input's motion at low noise
-    and the samples move 2.5x more, but skate more (docs/results.md, "Base model: Min-SNR")."""
+    (tune_configs/paper.yaml carries EDGE's values). loss_weighting=min_snr with lr_schedule=cosine (not EDGE's
+    uniform/constant) because in the same 900 steps it keeps the input's motion at low noise: the samples move 2.5x
+    more, though they skate more (docs/results.md, "Base model: Min-SNR")."""
     lr: float = _f(1e-3, lo=0.0, doc="AdamW learning rate (after a short linear warm-up)")
-    lr_schedule: str = _f("constant", choices=("constant", "cosine"), doc="after the warm-up: constant (EDGE) or a cosine "
+    lr_schedule: str = _f("cosine", choices=("constant", "cosine"), doc="after the warm-up: constant (EDGE) or a cosine "
                                                                        "decay to 0.1 x lr at pretrain.steps")
-    loss_weighting: str = _f("uniform", choices=("uniform", "min_snr"),
+    loss_weighting: str = _f("min_snr", choices=("uniform", "min_snr"),
                              doc="weight of each window's loss by its noise level: uniform (EDGE) or Min-SNR-gamma, "
                                  "which makes a short run learn the low-noise steps every sample ends with")
     min_snr_gamma: float = _f(5.0, lo=0.01, doc="gamma of pretrain.loss_weighting=min_snr: the SNR at which weights "
@@ -210,6 +210,9 @@ class GuardrailsConfig:
     metric_prefix: str = _f("", doc="prefix of the metric keys in the evaluation dicts, e.g. 'eval/'")
     motion_magnitude_min_ratio: float = _f(0.9, lo=0.0, doc="motion magnitude >= this x the base model's")
     motion_magnitude_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when motion magnitude is low")
+    motion_lowpass_min_ratio: float = _f(0.9, lo=0.0, doc="low-pass motion magnitude (jitter removed, "
+                                                          "rewards/antifreeze.py) >= this x the base model's")
+    motion_lowpass_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when low-pass motion is low")
     fid_k_max_ratio: float = _f(1.1, lo=0.0, doc="FID_k (kinetic) <= this x the base model's")
     fid_k_action: str = _f("keep_best", choices=GUARDRAIL_ACTIONS, doc="action when FID_k is high")
     fid_g_max_ratio: float = _f(1.1, lo=0.0, doc="FID_g (geometric) <= this x the base model's")

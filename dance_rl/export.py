@@ -18,8 +18,8 @@ from pathlib import Path
 
 from dance_rl.errors import UserError, cli_main
 
-HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "fid_k", "fid_g",
-            "div_k", "bas", "imitation_reward", "phymotion", "pelvis_height", "knee_flexion")
+HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "motion_lowpass",
+            "fid_k", "fid_g", "div_k", "bas", "imitation_reward", "phymotion", "pelvis_height", "knee_flexion")
 
 
 def card_markdown(card: dict) -> str:

@@ -15,7 +15,7 @@ from dance_rl.eval.paired import summary_metrics
 from dance_rl.heldout import HeldoutSet, heldout_record, model_from_state
 from dance_rl.rl.guardrails import GuardrailTracker
 
-GUARDED = ("motion_magnitude", "fid_k", "fid_g", "pelvis_height")
+GUARDED = ("motion_magnitude", "motion_lowpass", "fid_k", "fid_g", "pelvis_height")
 PENALTY = 1000.0  # subtracted from the objective of an evaluation outside the guardrails (it must never rank)
 
 

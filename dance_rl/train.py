@@ -125,7 +125,8 @@ def heldout_line(record: dict) -> str:
     from dance_rl.eval.stats import significant
 
     parts = []
-    for k in ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "fid_k", "fid_g"):
+    for k in ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "motion_lowpass", "fid_k",
+              "fid_g"):
         m = record["metrics"].get(k)
         if m is None or m["rel"] is None:
             continue

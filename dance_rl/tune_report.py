@@ -16,8 +16,8 @@ import numpy as np
 from dance_rl.eval.paired import direction, label, verdict
 from dance_rl.sweep import swept_values, trial_config
 
-HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "fid_k", "fid_g",
-            "pelvis_height")
+HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "motion_lowpass",
+            "fid_k", "fid_g", "pelvis_height")
 TRAINING = ("reward/imitation", "reward/fgd", "reward/antifreeze")
 
 

@@ -1,7 +1,7 @@
 """How the issue-13 reward fixes respond on real motion (numbers behind rewards/antifreeze.py, phymotion.py, fgd.py).
 
     python scripts/measure_reward_response.py                       # demo mocap only (seconds)
-    python scripts/measure_reward_response.py --checkpoint .cache/dance_rl/base_model/demo_v1.pt \
+    python scripts/measure_reward_response.py --checkpoint .cache/dance_rl/base_model/demo_v2.pt \
         --music /work/heldout_music --groups 12 [--imitation]       # + samples of a model, 4 per music window
 
 Prints markdown tables:

@@ -4,7 +4,15 @@ import pytest
 
 from dance_rl.eval import bas
 from dance_rl.eval.fid import average_pairwise_distance, fid_div, frechet_distance, normalize
-from dance_rl.eval.physical import fgd, fgd_sums, foot_skating_ratio, motion_magnitude, pfc, reduce_fgd
+from dance_rl.eval.physical import (
+    fgd,
+    fgd_sums,
+    foot_skating_ratio,
+    motion_magnitude,
+    motion_magnitude_lowpass,
+    pfc,
+    reduce_fgd,
+)
 
 
 # ------------------------------------------------------------------------------------------------------- FID / Div
@@ -182,6 +190,22 @@ def test_skating_ratio_by_hand():
     assert foot_skating_ratio(j) == 0.0
     j[:, 11, 0] = 0.05 * np.arange(T)  # fast, but in the air → no skating
     assert foot_skating_ratio(j) == 0.0
+
+
+def test_low_pass_motion_magnitude_ignores_jitter_but_not_slowing_down(rng):
+    t = np.arange(150) / 30.0
+    dance = np.zeros((150, 24, 6))
+    dance[:] = 0.1 * np.sin(2 * np.pi * 1.0 * t)[:, None, None]  # every joint swings at 1 Hz
+    jitter = dance + rng.normal(scale=0.03, size=dance.shape)
+    slow = dance * 0.5
+    assert motion_magnitude(jitter) > 2.5 * motion_magnitude(dance)  # the Skeleton2Stage metric counts the jitter
+    assert motion_magnitude_lowpass(jitter) == pytest.approx(motion_magnitude_lowpass(dance), rel=0.2)
+    assert motion_magnitude_lowpass(dance) == pytest.approx(motion_magnitude(dance), rel=0.1)  # 1 Hz passes
+    assert motion_magnitude_lowpass(slow) == pytest.approx(0.5 * motion_magnitude_lowpass(dance), rel=1e-9)
+    r = np.zeros((20, 24, 6))
+    r[:, :, 0] = 0.01 * np.arange(20)[:, None]  # a linear ramp passes the filter unchanged
+    assert motion_magnitude_lowpass(r) == pytest.approx(motion_magnitude(r))
+    assert motion_magnitude_lowpass(np.zeros((3, 24, 6))) == 0.0  # shorter than the filter: the plain metric
 
 
 def test_motion_magnitude_frozen_is_zero_and_linear_case():

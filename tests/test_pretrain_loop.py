@@ -125,7 +125,7 @@ def test_lr_schedule_and_loss_weighting_follow_the_config():
     from dance_rl.diffusion.trainer import FINAL_LR_RATIO, WARMUP_STEPS, loss_weights, lr_at
 
     assert (load_config(None, []).pretrain.lr_schedule, load_config(None, []).pretrain.loss_weighting) == \
-        ("constant", "uniform")  # the demo recipe (EDGE's) until the RL recipe is re-measured on Min-SNR
+        ("cosine", "min_snr")  # the demo recipe (docs/results.md, "Base model: Min-SNR")
     p = load_config(None, ["pretrain.lr=1e-3", "pretrain.lr_schedule=cosine", "pretrain.loss_weighting=min_snr"]).pretrain
     assert lr_at(p, 0, 1000) == pytest.approx(1e-3 / WARMUP_STEPS, rel=0.01)
     assert lr_at(p, 500, 1000) == pytest.approx(1e-3 * (FINAL_LR_RATIO + 1) / 2, rel=1e-6)  # half-way down

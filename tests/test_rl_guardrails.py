@@ -7,10 +7,10 @@ from dance_rl.config import load_config
 from dance_rl.errors import UserError
 from dance_rl.rl.guardrails import GuardrailTracker, check, within
 
-BASE = {"motion_magnitude": 0.14, "fid_k": 100.0, "fid_g": 50.0, "pelvis_height": 0.90}
-GOOD = {"motion_magnitude": 0.135, "fid_k": 105.0, "fid_g": 52.0, "pelvis_height": 0.87}
+BASE = {"motion_magnitude": 0.14, "motion_lowpass": 0.05, "fid_k": 100.0, "fid_g": 50.0, "pelvis_height": 0.90}
+GOOD = {"motion_magnitude": 0.135, "motion_lowpass": 0.05, "fid_k": 105.0, "fid_g": 52.0, "pelvis_height": 0.87}
 # issue 13's fine-tuned model: slower, FID_g 5x, crouched 12 cm lower
-HACKED = {"motion_magnitude": 0.091, "fid_k": 106.0, "fid_g": 261.0, "pelvis_height": 0.78}
+HACKED = {"motion_magnitude": 0.091, "motion_lowpass": 0.05, "fid_k": 106.0, "fid_g": 261.0, "pelvis_height": 0.78}
 
 
 def cfg(*overrides):
@@ -19,9 +19,10 @@ def cfg(*overrides):
 
 def test_defaults_are_the_issue_bounds():
     g = cfg()
-    assert (g.motion_magnitude_min_ratio, g.fid_k_max_ratio, g.fid_g_max_ratio, g.pelvis_height_max_shift) == \
-        (0.9, 1.1, 1.1, 0.05)
-    assert g.motion_magnitude_action == g.fid_k_action == g.fid_g_action == g.pelvis_height_action == "keep_best"
+    assert (g.motion_magnitude_min_ratio, g.motion_lowpass_min_ratio, g.fid_k_max_ratio, g.fid_g_max_ratio,
+            g.pelvis_height_max_shift) == (0.9, 0.9, 1.1, 1.1, 0.05)
+    assert g.motion_magnitude_action == g.motion_lowpass_action == g.fid_k_action == g.fid_g_action == \
+        g.pelvis_height_action == "keep_best"
     with pytest.raises(UserError, match="rl.guardrails.fid_k_action"):
         cfg("rl.guardrails.fid_k_action=rollback")
 
@@ -35,6 +36,19 @@ def test_check_passes_good_and_names_each_tripped_bound():
     assert v["pelvis_height"].kind == "max_shift" and v["pelvis_height"].bound == 0.05
     assert all(x.action == "keep_best" for x in v.values())
     assert "motion_magnitude=0.091" in v["motion_magnitude"].describe()
+
+
+def test_low_pass_motion_tells_removed_jitter_from_freezing():
+    """A fine-tune that removes jitter lowers Skeleton2Stage's motion magnitude but keeps the low-pass one; a frozen
+    dancer loses both. With the raw bound at warn, only freezing leaves the guardrails."""
+    g = cfg("rl.guardrails.motion_magnitude_action=warn")
+    dejittered = {**GOOD, "motion_magnitude": 0.08, "motion_lowpass": 0.049}
+    frozen = {**GOOD, "motion_magnitude": 0.08, "motion_lowpass": 0.03}
+    assert within(check(BASE, dejittered, g))
+    v = check(BASE, frozen, g)
+    assert not within(v) and [x.metric for x in v] == ["motion_magnitude", "motion_lowpass"]
+    assert v[1].bound == pytest.approx(0.045)
+    assert not within(check(BASE, dejittered, cfg()))  # the default also holds the raw metric
 
 
 def test_bound_edges_shift_is_two_sided_and_nan_violates():

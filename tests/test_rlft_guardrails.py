@@ -9,11 +9,11 @@ from dance_rl import rlft
 from dance_rl.config import load_config
 from dance_rl.tune_report import pick_best, verdicts
 
-BASE = {"motion_magnitude": 0.14, "fid_k": 100.0, "fid_g": 50.0, "pelvis_height": 0.80}
+BASE = {"motion_magnitude": 0.14, "motion_lowpass": 0.05, "fid_k": 100.0, "fid_g": 50.0, "pelvis_height": 0.80}
 
 
 def _record(it, mm, pelvis=0.80, phys=0.8, fid_k=100.0):
-    vals = {"motion_magnitude": mm, "fid_k": fid_k, "fid_g": 50.0, "pelvis_height": pelvis, "physical_error": phys}
+    vals = {"motion_magnitude": mm, "motion_lowpass": 0.05, "fid_k": fid_k, "fid_g": 50.0, "pelvis_height": pelvis, "physical_error": phys}
     metrics = {k: {"base": 1.0 if k == "physical_error" else BASE[k], "model": v, "diff": v - BASE.get(k, 1.0),
                    "ci": [v - BASE.get(k, 1.0) - 0.01, v - BASE.get(k, 1.0) + 0.01], "p": 0.01,
                    "rel": v / BASE.get(k, 1.0) - 1} for k, v in vals.items()}

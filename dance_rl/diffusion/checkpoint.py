@@ -33,7 +33,7 @@ RUN_CKPT_NAME = "iter_{:05d}.pt"      # runs/X/checkpoints/iter_N.pt
 BEST_CKPT_NAME = "best.pt"            # runs/X/checkpoints/best.pt: the best held-out evaluation within the guardrails
 TRIAL_CKPT_FILE = "run.pt"            # <trial>/checkpoint_*/run.pt
 SWEEP_MODEL_FILE = "best_model.pt"    # <sweep>/best_model.pt, written by the sweep report
-DEMO_CHECKPOINT_VERSION = 1  # bump when the demo recipe changes: part of the cached file name
+DEMO_CHECKPOINT_VERSION = 2  # bump when the demo recipe changes: part of the cached file name
 SAMPLING_KEYS = ("steps", "eta", "guidance_weight", "clip_denoised", "timesteps")
 
 

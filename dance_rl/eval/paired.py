@@ -23,7 +23,8 @@ from dance_rl.eval.stats import paired_difference, paired_set_difference, signif
 PER_SAMPLE = {
     "pfc": ("PFC", -1), "fgd": ("FGD", -1), "pen_rate": ("Pen. rate", -1), "skating_ratio": ("Skating ratio", -1),
     "fgd_floor": ("FGD floor", -1), "physical_error": ("Physical error index", -1),
-    "motion_magnitude": ("Motion magnitude", +1), "bas": ("BAS", +1), "phymotion": ("PhyMotion", +1),
+    "motion_magnitude": ("Motion magnitude", +1), "motion_lowpass": ("Motion magnitude, low-pass", +1),
+    "bas": ("BAS", +1), "phymotion": ("PhyMotion", +1),
     "imitation_reward": ("Imitation reward", +1), "imitation_success": ("Imitation success", +1),
     "pelvis_height": ("Pelvis height (m)", 0), "knee_flexion": ("Knee flexion (deg)", 0),
     "trunk_lean": ("Trunk lean (deg)", 0),

@@ -15,7 +15,15 @@ from dance_rl.eval import bas as bas_mod
 from dance_rl.eval.features import motion_features
 from dance_rl.eval.fid import fid_div
 from dance_rl.eval.penetration import pen_rate
-from dance_rl.eval.physical import PFC_SCALE, fgd_sums, foot_skating_ratio, motion_magnitude, pfc, reduce_fgd
+from dance_rl.eval.physical import (
+    PFC_SCALE,
+    fgd_sums,
+    foot_skating_ratio,
+    motion_magnitude,
+    motion_magnitude_lowpass,
+    pfc,
+    reduce_fgd,
+)
 
 FPS = 30.0
 
@@ -89,7 +97,9 @@ def motion_metrics(motion, opts: EvalOptions, music_beats: np.ndarray | None = N
     row.update(reduce_fgd([row["_fgd_sums"]]))
     row.update({k.replace("fgd", "fgd_floor"): v for k, v in reduce_fgd([row["_fgd_floor_sums"]]).items()})
     row["skating_ratio"] = foot_skating_ratio(joints, FPS)
-    row["motion_magnitude"] = motion_magnitude(rot6d_from_axis_angle(poses), FPS)
+    rot6d = rot6d_from_axis_angle(poses)
+    row["motion_magnitude"] = motion_magnitude(rot6d, FPS)
+    row["motion_lowpass"] = motion_magnitude_lowpass(rot6d, FPS)
     pen = pen_rate(poses, trans, FPS, opts.pen_method, opts.smpl_model, opts.pen_frame_stride)
     row["pen_rate"], row["pen_method"] = pen["pen_rate"], pen["pen_method"]
     if opts.phymotion:
@@ -111,7 +121,7 @@ def _isnan(v) -> bool:
 def set_metrics(rows: list[dict]) -> dict:
     """Set-level numbers: means over motions (PFC as EDGE: mean of ×10⁴ values), FGD over the total frame count."""
     out = {"count": len(rows)}
-    for key in ("bas", "pfc", "skating_ratio", "motion_magnitude", "pen_rate", "phymotion", "phymotion_kinematic",
+    for key in ("bas", "pfc", "skating_ratio", "motion_magnitude", "motion_lowpass", "pen_rate", "phymotion", "phymotion_kinematic",
                 "phymotion_contact", "phymotion_dynamic", "imitation_reward", "imitation_success"):
         out[key] = _mean(rows, key)
     out["bas_count"] = sum(1 for r in rows if not _isnan(r.get("bas", float("nan"))))

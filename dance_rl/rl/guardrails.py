@@ -3,7 +3,8 @@
 Rewards measure what they measure; a policy can raise them by changing *how* it dances (issue 13: a deep crouch is
 easy to track and keeps the arms clear of the body, so imitation and PhyMotion rose while motion magnitude fell 35%
 and FID_g rose 5x). Metrics that no reward optimises (FID_k, FID_g, motion magnitude, pelvis height) are therefore
-compared with the base model's values at every held-out evaluation.
+compared with the base model's values at every held-out evaluation. Motion is bounded twice: as Skeleton2Stage
+measures it, and low-pass (rewards/antifreeze.py), which jitter cannot inflate.
 
 Each bound (``GuardrailsConfig`` in dance_rl/config.py) has a kind and an action:
 
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Mapping, Optional
 
 # (metric key, kind); the config holds "<metric>_<kind>" (the limit) and "<metric>_action".
-BOUNDS = (("motion_magnitude", "min_ratio"), ("fid_k", "max_ratio"), ("fid_g", "max_ratio"),
+BOUNDS = (("motion_magnitude", "min_ratio"), ("motion_lowpass", "min_ratio"), ("fid_k", "max_ratio"), ("fid_g", "max_ratio"),
           ("pelvis_height", "max_shift"))
 BLOCKING = ("stop", "keep_best")  # actions whose violation puts an evaluation outside the guardrails
 

@@ -4,7 +4,8 @@ Samples one window per held-out music clip (config `eval.music`, `eval.num_music
 prints, for the samples and for the same number of real demo-corpus windows: the lowest joint's height (should sit
 near 0), the share of frames whose lowest joint is within 5 cm of the ground, the 99th-percentile and maximum joint
 speed (explosions show up here), the bone-length error (0 by construction: rotations + fixed skeleton) and the
-evaluation metrics that the Tune reports use (PFC, FGD, motion magnitude, PhyMotion, imitation).
+evaluation metrics that the Tune reports use (PFC, FGD, motion magnitude and its low-pass form, PhyMotion, imitation),
+and the root's median horizontal acceleration (mocap: ~3 m/s²; frame-to-frame jitter raises it tenfold).
 
     python scripts/sample_stats.py [--checkpoint ckpt.pt] [--config FILE] [--set k=v ...] [--json OUT]
 """
@@ -28,7 +29,8 @@ def motion_stats(joints: np.ndarray, fps: float) -> dict:
     low = joints[..., 2].min(axis=-1)  # (B,T) lowest joint per frame
     speed = np.linalg.norm(np.diff(joints, axis=1), axis=-1) * fps
     bones = np.linalg.norm(joints[:, :, 1:] - joints[:, :, list(PARENTS[1:])], axis=-1)
-    return {"lowest_joint_cm_mean": 100 * float(low.mean()), "lowest_joint_cm_std": 100 * float(low.std()),
+    root_acc = np.linalg.norm(np.diff(joints[:, :, 0, :2], n=2, axis=1), axis=-1) * fps * fps  # jitter shows here
+    return {"root_xy_accel_median": float(np.median(root_acc)),"lowest_joint_cm_mean": 100 * float(low.mean()), "lowest_joint_cm_std": 100 * float(low.std()),
             "frames_within_5cm": float((np.abs(low) < 0.05).mean()),
             "joint_speed_p99": float(np.percentile(speed, 99)), "joint_speed_max": float(speed.max()),
             "bone_length_err_mm": 1000 * float(np.abs(bones - bone_lengths()[1:]).max())}

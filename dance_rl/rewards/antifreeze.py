@@ -117,8 +117,8 @@ def motion_magnitude_lowpass(rot6d: np.ndarray, fps: float = 30.0, frames: int =
     """motion_magnitude of the 6D rotations after a centred ``frames``-frame moving average ('valid' part only).
 
     Why: the Skeleton2Stage metric is a mean |Δ6D|·fps, so frame-to-frame jitter counts as motion. Measured
-    (docs/results.md, "Motion magnitude is mostly jitter"): the demo mocap keeps 80% of its motion magnitude after this
-    filter (0.475 → 0.379), the demo base model at 10 DDIM steps 20% (0.390 → 0.080). Dancing survives the filter,
+    (docs/results.md, "Motion magnitude is mostly jitter"): the demo mocap keeps 83% of its motion magnitude after this
+    filter (0.469 → 0.387), the demo base model at 10 DDIM steps 21% (0.411 → 0.085). Dancing survives the filter,
     jitter does not; a fine-tune that removes jitter lowers motion_magnitude but not this."""
     r = np.asarray(rot6d, dtype=np.float64).reshape(len(rot6d), -1)
     if len(r) < frames + 1:

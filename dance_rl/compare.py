@@ -289,7 +289,7 @@ def run(args, cfg, log=print) -> Path:
         raise UserError(f"--seconds {args.seconds:g}: shorter than the models' {window_s:g}-s window")
     clips = heldout_clips(args.music, cfg, args.seconds, args.num_clips, args.clips_per_song)
     settings = default_settings(models.cards)
-    for k in ("steps", "guidance_weight", "eta"):
+    for k in ("steps", "guidance_weight", "eta", "spacing"):
         if getattr(args, k) is not None:
             settings[k] = getattr(args, k)
     settings["precision"] = precision
@@ -343,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: what the fine-tuned models used)")
     p.add_argument("--guidance-weight", type=float, default=None, help="CFG weight (default: as --steps)")
     p.add_argument("--eta", type=float, default=None, help="DDIM eta (default: as --steps)")
+    p.add_argument("--spacing", choices=("uniform", "quadratic"), default=None,
+                   help="DDIM step spacing (default: as --steps)")
     p.add_argument("--no-ema", action="store_true", help="raw weights instead of the EMA weights")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--no-video", action="store_true", help="skip side_by_side.mp4")

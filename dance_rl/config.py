@@ -81,6 +81,9 @@ class DiffusionConfig:
     """Stored with a pretrained model: these are the settings it is sampled with afterwards."""
     timesteps: int = _f(1000, lo=10, doc="noise levels of the diffusion schedule (training and sampling)")
     ddim_steps: int = _f(50, lo=2, doc="DDIM denoising steps per sample")
+    ddim_spacing: str = _f("uniform", choices=("uniform", "quadratic"),
+                           doc="where the DDIM steps sit: uniform (EDGE) or quadratic (denser near the clean end; "
+                               "with few steps the last x0 prediction then starts from little noise)")
     eta: float = _f(1.0, lo=0.0, hi=1.0, doc="DDIM noise: 1 = stochastic steps (needed for RL log-probabilities), "
                                              "0 = deterministic")
     guidance_weight: float = _f(2.0, lo=0.0, doc="classifier-free guidance w: unconditional + w x (music - "

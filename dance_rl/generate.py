@@ -53,6 +53,7 @@ def _diffusion_settings(card: dict, args) -> dict:
 
 def generate_motion(model, normalizer, music: np.ndarray, *, steps: int = 50, eta: float = 1.0,
                     guidance_weight: float = 2.0, clip_denoised: bool = True, timesteps: int = 1000,
+                    spacing: str = "uniform",
                     fgd_guidance: bool = False, postprocess_output: bool = True, seed: int = 0,
                     precision: str = "off") -> dict:
     """Music features (N, C) → {poses (N,24,3), trans (N,3), contacts (N,4), joints (N,24,3)} numpy arrays."""
@@ -67,7 +68,7 @@ def generate_motion(model, normalizer, music: np.ndarray, *, steps: int = 50, et
     gen = torch.Generator().manual_seed(seed)
     # FGD guidance differentiates through FK, so it cannot run under inference_mode (no_grad is enough).
     with (torch.no_grad() if fgd_guidance else torch.inference_mode()), autocast(model_device(model), precision):
-        x = long_sample(model, NoiseSchedule(timesteps), windows, steps=steps, eta=eta,
+        x = long_sample(model, NoiseSchedule(timesteps, spacing=spacing), windows, steps=steps, eta=eta,
                         guidance_weight=guidance_weight, clip_denoised=clip_denoised, generator=gen,
                         fgd_guidance=fgd_guidance, normalizer=normalizer)
     x = x.float().cpu()

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     model.eval()
     music = np.stack([c.music for c in heldout_clips(cfg.eval.music, cfg, model.spec.seq_len / 30, cfg.eval.num_music)])
     with torch.inference_mode():
-        res = ddim_sample(model, NoiseSchedule(cfg.diffusion.timesteps), torch.as_tensor(music),
+        res = ddim_sample(model, NoiseSchedule(cfg.diffusion.timesteps, spacing=cfg.diffusion.ddim_spacing), torch.as_tensor(music),
                           steps=cfg.diffusion.ddim_steps, eta=cfg.diffusion.eta,
                           guidance_weight=cfg.diffusion.guidance_weight, return_chain=False,
                           generator=torch.Generator().manual_seed(0))

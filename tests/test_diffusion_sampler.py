@@ -36,6 +36,29 @@ def test_cosine_schedule_values():
     assert pairs[0] == (999, 979) and pairs[-1] == (19, -1) and len(pairs) == 50
 
 
+def test_quadratic_spacing_ends_near_the_clean_end():
+    uniform, quad = NoiseSchedule(1000).ddim_timesteps(10), NoiseSchedule(1000, spacing="quadratic").ddim_timesteps(10)
+    assert uniform[-1] == (99, -1)  # EDGE's: the sample is x̂0 from t = 99 (noise std 0.17)
+    assert quad[0][0] == 999 and quad[-1] == (10, -1) and quad[-2] == (40, 10) and len(quad) == 10
+    assert 1 - NoiseSchedule(1000).alphas_cumprod[10].item() < 0.03 * (1 - NoiseSchedule(1000).alphas_cumprod[99].item())
+    for steps in (2, 50, 600):  # strictly decreasing even where (i/steps)² rounds two steps onto one
+        ts = [t for t, _ in NoiseSchedule(1000, spacing="quadratic").ddim_timesteps(steps)] + [-1]
+        assert len(ts) == steps + 1 and all(a > b for a, b in zip(ts, ts[1:])) and ts[0] == 999
+    with pytest.raises(ValueError, match="spacing"):
+        NoiseSchedule(1000, spacing="cubic")
+
+
+def test_spacing_reaches_every_sampler_from_the_config():
+    from dance_rl.cluster.roles import sampler_kwargs
+    from dance_rl.config import load_config
+    from dance_rl.diffusion.checkpoint import sampling_settings
+
+    cfg = load_config(None, ["diffusion.ddim_spacing=quadratic"])
+    assert sampler_kwargs(cfg, {"spec": {}, "normalizer": {}})["spacing"] == "quadratic"  # RL rollouts
+    assert sampling_settings(cfg.to_dict(), rlft=True)["spacing"] == "quadratic"  # held-out eval, compare, generate
+    assert sampling_settings({"diffusion": {"ddim_steps": 10}})["spacing"] == "uniform"  # cards written before it
+
+
 def test_ddim_coefficients_last_step_is_deterministic():
     sched = NoiseSchedule(1000)
     like = torch.zeros(2, 3, 4)

@@ -33,7 +33,8 @@ def sampler_kwargs(cfg: Config, base: dict) -> dict:
     """SamplerWorker's arguments. ``base`` = {"spec", "normalizer", ...} (cluster/inputs.load_base_model)."""
     c, d = cfg.cluster, cfg.diffusion
     return dict(spec=base["spec"], normalizer_state=base["normalizer"], steps=cfg.rl.ddim_steps or d.ddim_steps,
-                eta=d.eta, guidance_weight=d.guidance_weight, timesteps=d.timesteps, clip_denoised=d.clip_denoised,
+                eta=d.eta, guidance_weight=d.guidance_weight, timesteps=d.timesteps, spacing=d.ddim_spacing,
+                clip_denoised=d.clip_denoised,
                 seed=cfg.rl.seed, use_gpu=c.sampler_gpus > 0, torch_threads=max(1, int(c.sampler_cpus)),
                 device=c.device, precision=c.precision)
 

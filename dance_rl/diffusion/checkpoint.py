@@ -136,7 +136,7 @@ def load_model(source, use_ema: bool = True) -> tuple[DanceDecoder, Normalizer, 
         card = {"kind": "edge", "name": path.stem, "source": str(path), "weights": weights,
                 "model": model.spec.to_dict(), "config": {}, "step": None, "base": None,
                 "sampling": {"steps": 50, "eta": 1.0, "guidance_weight": 2.0, "clip_denoised": True,
-                             "timesteps": 1000}}
+                             "timesteps": 1000, "spacing": "uniform"}}
         return model, normalizer, card
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT and ckpt.get("kind") != RLFT_KIND:
         raise UserError(f"model '{source}': {describe(ckpt)}, not a model; pass a dance_rl, RLFT or EDGE checkpoint "
@@ -168,7 +168,8 @@ def sampling_settings(config: dict, rlft: bool = False) -> dict:
     if rlft and config.get("rl", {}).get("ddim_steps"):
         steps = config["rl"]["ddim_steps"]
     return {"steps": int(steps), "eta": float(d.get("eta", 1.0)), "guidance_weight": float(d.get("guidance_weight", 2.0)),
-            "clip_denoised": bool(d.get("clip_denoised", True)), "timesteps": int(d.get("timesteps", 1000))}
+            "clip_denoised": bool(d.get("clip_denoised", True)), "timesteps": int(d.get("timesteps", 1000)),
+            "spacing": str(d.get("ddim_spacing", "uniform"))}
 
 
 def base_card(ckpt: dict, path: Path) -> dict:

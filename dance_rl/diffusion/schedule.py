@@ -18,11 +18,19 @@ def cosine_betas(timesteps: int, s: float = 8e-3, max_beta: float = 0.999) -> to
     return (1 - f[1:] / f[:-1]).clamp(0.0, max_beta)
 
 
-class NoiseSchedule:
-    """Holds ᾱ and the posterior variance; all methods take integer timesteps (B,) or python ints."""
+SPACINGS = ("uniform", "quadratic")
 
-    def __init__(self, timesteps: int = 1000, s: float = 8e-3):
+
+class NoiseSchedule:
+    """Holds ᾱ and the posterior variance; all methods take integer timesteps (B,) or python ints.
+
+    ``spacing`` places the DDIM steps (see ``ddim_timesteps``)."""
+
+    def __init__(self, timesteps: int = 1000, s: float = 8e-3, spacing: str = "uniform"):
+        if spacing not in SPACINGS:
+            raise ValueError(f"DDIM spacing {spacing!r}: use one of {', '.join(SPACINGS)}")
         self.timesteps = int(timesteps)
+        self.spacing = spacing
         self.betas = cosine_betas(self.timesteps, s)
         # EDGE builds its tables in float32 (torch.Tensor of the float64 betas); we follow it so ᾱ matches exactly.
         betas32 = self.betas.float()
@@ -66,8 +74,19 @@ class NoiseSchedule:
         return a_next.sqrt(), c, sigma
 
     def ddim_timesteps(self, steps: int) -> list[tuple[int, int]]:
-        """EDGE's (t, t_next) pairs: reversed(int(linspace(−1, T−1, steps+1))), e.g. (999, 979) … (19, −1) for 50."""
-        times = torch.linspace(-1, self.timesteps - 1, steps=steps + 1).int().tolist()
+        """(t, t_next) pairs from T−1 down to −1 (x̂0 of the last step is the sample).
+
+        "uniform": EDGE's reversed(int(linspace(−1, T−1, steps+1))), e.g. (999, 979) … (19, −1) for 50 steps, but
+        (99, −1) for 10: the sample is then the model's x̂0 from a latent with noise std 0.17, which it cannot fully
+        clean, and the final step is deterministic, so RL fine-tuning never trains it. "quadratic" (DDIM paper,
+        t_i ∝ i²): same start, denser near 0, last step from t = 10 for 10 steps (docs/results.md, "DDIM spacing").
+        """
+        if self.spacing == "uniform":
+            times = torch.linspace(-1, self.timesteps - 1, steps=steps + 1).int().tolist()
+        else:
+            times = [-1]
+            for i in range(1, steps + 1):  # strictly increasing even where i² rounds to the same step
+                times.append(max(times[-1] + 1, round((self.timesteps - 1) * (i / steps) ** 2)))
         times = list(reversed(times))
         return list(zip(times[:-1], times[1:]))
 

@@ -10,7 +10,7 @@ import pytest
 from dance_rl.data import demo
 from dance_rl.rewards.batch import MotionBatch
 from dance_rl.rewards.corruptions import corrupt
-from dance_rl.rewards.phymotion import phymotion_terms, self_collision_violation
+from dance_rl.rewards.phymotion import jitter_violation, kinematic_score, phymotion_terms, self_collision_violation
 
 SECONDS = 5.0
 
@@ -52,11 +52,33 @@ def test_more_self_penetration_lowers_the_kinematic_score(clips, name):
     assert np.ptp(rel_axes["kinematic"][past]) < np.ptp(axes["kinematic"][past]) / 3
 
 
+# ------------------------------------------------------------------------------------------------------ (b') jitter
+def test_jitter_violation_is_graded_beyond_the_release_saturation():
+    j = np.array([0.0, 4.5, 27.0, 94.5, 160.0, 290.0])  # mocap median 27; 10-step base model 160-290
+    graded, release = jitter_violation(j), jitter_violation(j, "release")
+    assert graded[0] == graded[1] == 0.0 and graded[3] == pytest.approx(0.5)
+    assert (np.diff(graded[1:]) > 0).all() and graded[-1] < 0.8
+    assert (release[3:] == 1.0).all()  # the release ramp: 160 and 290 read the same
+    assert jitter_violation(np.array([4.51]))[0] == pytest.approx(0.01 / 90, rel=1e-3)
+
+
+def test_more_jitter_lowers_the_graded_kinematic_score_past_saturation(clips):
+    """Rotation jitter at rising levels on real mocap: past 94.5 m/s² the release term is flat at 1, the graded one
+    keeps telling the levels apart (what RL needs on a jittery base model)."""
+    batch = _levels(clips["dance_a"], "jitter", (0.02, 0.04, 0.06, 0.08))  # 105-381 m/s²
+    graded, release = kinematic_score(batch.joints, 30.0), kinematic_score(batch.joints, 30.0, jitter_mode="release")
+    assert (graded["jitter"] > 94.5).all() and (np.diff(graded["jitter"]) > 0).all(), np.round(graded["jitter"])
+    assert (release["jitter_violation"] == 1.0).all()
+    assert (np.diff(graded["score"]) < 0).all(), np.round(graded["score"], 4)
+
+
 def test_bad_self_collision_mode_is_a_user_error(clips):
     from dance_rl.errors import UserError
 
     with pytest.raises(UserError, match="self_collision"):
         phymotion_terms(_levels(clips["walk"], "float", (0.0,)), self_collision="clipped")
+    with pytest.raises(UserError, match="jitter"):
+        phymotion_terms(_levels(clips["walk"], "float", (0.0,)), jitter="clipped")
 
 
 # ----------------------------------------------------------------------------------------------------------- (a) FGD

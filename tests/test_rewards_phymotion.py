@@ -42,12 +42,14 @@ def test_kinematic_hand_values():
     shaky = _still_joints()
     a = 49.5 * 24 / (2 * 23 * 4 * 900)  # all 23 non-root joints alternate ±a: jitter = 2·23·4a·fps²/24 = 49.5
     shaky[:, :, 1:, 1] += a * (-1.0) ** np.arange(T)[None, :, None]
-    r = kinematic_score(shaky, 30.0, self_collision_pct=np.full((1, T), 11.0), self_collision="release")
+    r = kinematic_score(shaky, 30.0, self_collision_pct=np.full((1, T), 11.0), self_collision="release",
+                        jitter_mode="release")
     assert r["jitter"][0] == pytest.approx(49.5)
     assert r["jitter_violation"][0] == pytest.approx(0.5) and r["self_collision_violation"][0] == pytest.approx(0.5)
     assert r["score"][0] == pytest.approx(1 - (0.5 + 0.5) / 4)
     graded = kinematic_score(shaky, 30.0, self_collision_pct=np.full((1, T), 11.0))  # default: 9 / (9 + 18)
     assert graded["self_collision_violation"][0] == pytest.approx(1 / 3)
+    assert graded["jitter_violation"][0] == pytest.approx(45 / (45 + 90))  # default graded: y / (y + 90), y = 45
 
 
 def test_contact_hand_values():

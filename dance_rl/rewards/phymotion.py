@@ -13,7 +13,7 @@ Three axes in [0, 1], each 1 − mean(violations); the reward is their mean.
 Foot bodies are the FK foot joints (``skeleton.FOOT_JOINTS``: ankles and toes): the simulator's body frames sit on the
 joints, so this equals the release's body positions without a MuJoCo pass.
 
-Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision`` (see below),
+Parameters (all rewards here): ``use_sim``, ``floor``, ``ground``, ``self_collision`` and ``jitter`` (see below),
 ``contact_height`` / ``contact_speed`` (the release's 0.02 m / 0.05 m/s contact test; on the DeepMimic demo clips
 planted toes move 0.07-0.3 m/s, so with the release values almost no contact is ever detected and balance reads
 "no support"), ``nthread`` (simulator threads).
@@ -28,6 +28,8 @@ Deviations from the release:
   keeps falling after it (0.75 at 56 %, 0.86 at 110 %), where the release's clip((pct − 2)/18, 0, 1) is flat at 1:
   on the demo mocap with arms pushed into the torso (corruptions.self_penetrate) pct reaches 20-120, so the release
   term gave no signal across most of that range. ``self_collision="release"`` restores the clipped ramp.
+* Jitter is graded the same way (``jitter="graded"``, default; `jitter_violation`): the release ramp is flat at 1
+  from 94.5 m/s² on, where the demo base model's 10-step samples all sit; ``jitter="release"`` restores it.
 * Foot floating skips frames whose root moves < 1 mm/frame (the release's v1 ``delta_ts``; v3 has no gate): there
   ρ = ‖v_foot − v_root‖/‖v_root‖ divides by ~0, and a dancer standing still would be flagged on every frame.
 * Without a simulator (``use_sim=False``, an explicit choice; a broken MuJoCo import raises) the centre of mass, torques and root force come from
@@ -77,6 +79,19 @@ def _backward_speed(x: np.ndarray, fps: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------- kinematic
+def jitter_violation(jitter: np.ndarray, mode: str = "graded") -> np.ndarray:
+    """Jitter (B,) in m/s² → violation in [0, 1]. "release": clip((j − 4.5)/90), flat at 1 from 94.5 m/s² on.
+    "graded" (default): y/(y + 90) with y = max(j − 4.5, 0): the release slope at the start, 0.5 at 94.5, and still
+    falling beyond. Why: the demo mocap sits at 13-46 (median 27), but the demo base model at 10 uniform DDIM steps at
+    160-290 on every sample (docs/results.md, session 9), where the release term reads 1.0 and gives RL no signal."""
+    y = np.maximum(np.asarray(jitter, dtype=np.float64) - JITTER_BASE, 0.0)
+    if mode == "graded":
+        return y / (y + JITTER_SPAN)
+    if mode == "release":
+        return _clip01(y / JITTER_SPAN)
+    raise UserError(f"phymotion jitter={mode!r}: unknown; use 'graded' or 'release'")
+
+
 def self_collision_violation(pct: np.ndarray, mode: str = "graded") -> np.ndarray:
     """Self-collision percent (B,) → violation in [0, 1]; see the module doc for "graded" vs "release"."""
     x = np.maximum(np.asarray(pct, dtype=np.float64) - SELF_COLLISION_BASE, 0.0)
@@ -88,7 +103,7 @@ def self_collision_violation(pct: np.ndarray, mode: str = "graded") -> np.ndarra
 
 
 def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarray | None = None,
-                    self_collision: str = "graded") -> dict:
+                    self_collision: str = "graded", jitter_mode: str = "graded") -> dict:
     """joints (B,T,J,3) → {"score": (B,), sub-terms (B,)}; self_collision_pct (B,T) percent or None (→ 0)."""
     dt = 1.0 / fps
     vel = np.gradient(joints, dt, axis=1)
@@ -100,7 +115,7 @@ def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarr
         jitter = (vnorm(d2).mean(axis=(1, 2)) + vnorm(d2 - d2[:, :, :1]).mean(axis=(1, 2))) / dt ** 2
     else:
         jitter = np.zeros(joints.shape[0])
-    v_jitter = _clip01((jitter - JITTER_BASE) / JITTER_SPAN)
+    v_jitter = jitter_violation(jitter, jitter_mode)
     pct = np.zeros(joints.shape[0]) if self_collision_pct is None else np.asarray(self_collision_pct).mean(axis=1)
     v_self = self_collision_violation(pct, self_collision)
     lengths = np.stack([vnorm(joints[:, :, a] - joints[:, :, b]) for a, b in LIMBS], axis=-1)
@@ -226,7 +241,7 @@ def v1_dynamic_score(joints: np.ndarray, balance_violation: np.ndarray, fps: flo
 # ------------------------------------------------------------------------------------------------------------- reward
 def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
                     contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
-                    nthread: int = 1, self_collision: str = "graded") -> tuple[dict, dict]:
+                    nthread: int = 1, self_collision: str = "graded", jitter: str = "graded") -> tuple[dict, dict]:
     """All three axes and their sub-terms, cached on the batch (the per-axis rewards reuse one computation)."""
     def compute() -> tuple[dict, dict]:
         probe = None
@@ -236,7 +251,8 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
             probe = physics_probe(batch, nthread)
         joints = batch.joints  # after the probe: its kinematics serve as the FK when the batch has none yet
         com = probe.com if probe is not None else v1_com(joints)
-        kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct, self_collision)
+        kin = kinematic_score(joints, batch.fps, None if probe is None else probe.self_collision_pct, self_collision,
+                              jitter)
         con = contact_score(joints, com, batch.fps, floor, ground, contact_height, contact_speed)
         if probe is not None:
             dyn = dynamic_score(probe.torque, probe.joint_velocity, probe.torque_limit, probe.root_force,
@@ -254,16 +270,19 @@ def phymotion_terms(batch: MotionBatch, use_sim: bool = True, floor: str = "grou
             diag["rom_violation"] = probe.rom_violation  # anatomical range of motion; reported, not scored (as release)
         return axes, diag
     self_collision_violation(np.zeros(1), self_collision)  # a bad mode fails before any simulator work
-    return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed, self_collision), compute)
+    jitter_violation(np.zeros(1), jitter)
+    return batch.cached(("phymotion", use_sim, floor, ground, contact_height, contact_speed, self_collision, jitter),
+                        compute)
 
 
 # The four rewards spell out phymotion_terms' parameters (the registry reads them from the signature to reject unknown
 # reward params; tests/test_rewards_phymotion.py checks that the lists agree).
 def phymotion(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
               contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S, nthread: int = 1,
-              self_collision: str = "graded") -> dict:
+              self_collision: str = "graded", jitter: str = "graded") -> dict:
     """PhyMotion reward = mean(kinematic, contact, dynamic) ∈ [0, 1] per sample; params as `phymotion_terms`."""
-    axes, diag = phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread, self_collision)
+    axes, diag = phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread, self_collision,
+                                 jitter)
     return {"per_sample": (axes["kinematic"] + axes["contact"] + axes["dynamic"]) / 3.0, "per_frame": None,
             "diagnostics": {**axes, **diag}}
 
@@ -278,23 +297,23 @@ def _axis(axis: str, terms: tuple[dict, dict]) -> dict:
 
 def phymotion_kinematic(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
                         contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
-                        nthread: int = 1, self_collision: str = "graded") -> dict:
+                        nthread: int = 1, self_collision: str = "graded", jitter: str = "graded") -> dict:
     """The PhyMotion kinematic axis alone, in [0, 1]."""
     return _axis("kinematic", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
-                                              self_collision))
+                                              self_collision, jitter))
 
 
 def phymotion_contact(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
                       contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
-                      nthread: int = 1, self_collision: str = "graded") -> dict:
+                      nthread: int = 1, self_collision: str = "graded", jitter: str = "graded") -> dict:
     """The PhyMotion contact axis alone, in [0, 1]."""
     return _axis("contact", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
-                                            self_collision))
+                                            self_collision, jitter))
 
 
 def phymotion_dynamic(batch: MotionBatch, use_sim: bool = True, floor: str = "ground", ground: float = 0.0,
                       contact_height: float = CONTACT_HEIGHT, contact_speed: float = CONTACT_SPEED_M_PER_S,
-                      nthread: int = 1, self_collision: str = "graded") -> dict:
+                      nthread: int = 1, self_collision: str = "graded", jitter: str = "graded") -> dict:
     """The PhyMotion dynamic axis alone, in [0, 1]."""
     return _axis("dynamic", phymotion_terms(batch, use_sim, floor, ground, contact_height, contact_speed, nthread,
-                                            self_collision))
+                                            self_collision, jitter))

@@ -60,6 +60,14 @@ def test_every_source_resolves(tmp_path):
     for i, shift in ((0, 0.3), (1, 0.4)):
         _rlft(trial / f"checkpoint_{i:06d}" / "run.pt", base, 3 + i, shift, bcard)
     (trial / "params.json").write_text("{}")
+    assert resolve_source(trial) == trial / "checkpoint_000001" / "run.pt"  # no held-out records: the latest
+    # with records: the kept checkpoint of the best evaluation within the guardrails, not the latest kept one
+    for i, it in enumerate((5, 10)):
+        (trial / f"checkpoint_{i:06d}" / "heldout.json").write_text(json.dumps(
+            {"iteration": it, "guardrails": {"ok": it == 5, "best_iteration": 5}}))
+    assert resolve_source(trial) == trial / "checkpoint_000000" / "run.pt"
+    (trial / "checkpoint_000001" / "heldout.json").write_text(json.dumps({"iteration": 10, "guardrails": {
+        "best_iteration": 3}}))  # the best evaluation's checkpoint was not kept: the latest
     assert resolve_source(trial) == trial / "checkpoint_000001" / "run.pt"
     assert resolve_source(trial / "checkpoint_000000") == trial / "checkpoint_000000" / "run.pt"
     # sweep directory: best trial from report.json, then best_model.pt once exported

@@ -8,9 +8,9 @@ Sources it accepts (files are read with ``torch.load(weights_only=True)``):
 - an EDGE checkpoint (``ema_state_dict``, ``model_state_dict``, pickled ``normalizer``);
 - an RLFT run checkpoint (``kind`` = :data:`RLFT_KIND`, ``runs/X/checkpoints/iter_N.pt`` or a Tune trial's ``run.pt``);
 - a run directory (its ``checkpoints/best.pt``, the best held-out evaluation within the guardrails, else its latest
-  ``checkpoints/iter_N.pt``), a Tune trial directory (its latest ``checkpoint_*/run.pt``; Tune keeps the best ones by
-  the guardrail-penalised objective) and a sweep directory (its ``best_model.pt``, else the best trial named in
-  ``report.json``).
+  ``checkpoints/iter_N.pt``), a Tune trial directory (of the ``checkpoint_*/run.pt`` Tune kept by the
+  guardrail-penalised objective, the best evaluation's: `best_trial_checkpoint`) and a sweep directory (its
+  ``best_model.pt``, else the best trial named in ``report.json``).
 
 Every model comes with a *card*: a JSON-able dict saying what it is (kind, architecture, sampling settings, data,
 reward weights and algorithm for fine-tuned models, held-out metrics when measured) and what it was made from
@@ -101,7 +101,7 @@ def resolve_source(source) -> Path:
         return run_ckpts[-1]
     trial_ckpts = sorted(p.glob(f"checkpoint_*/{TRIAL_CKPT_FILE}"))
     if trial_ckpts:
-        return trial_ckpts[-1]
+        return best_trial_checkpoint(trial_ckpts)
     report = p / "report.json"
     if report.is_file():
         best = json.loads(report.read_text()).get("best_checkpoint")
@@ -114,6 +114,20 @@ def resolve_source(source) -> Path:
                         "checkpoint or pass another model")
     raise UserError(f"model '{source}': a folder that is not a run, Tune trial or sweep directory; pass a checkpoint "
                     "file (.pt) or such a directory")
+
+
+def best_trial_checkpoint(paths: list[Path]) -> Path:
+    """Of a Tune trial's kept ``checkpoint_*/run.pt`` (sorted), the one of its best held-out evaluation within the
+    guardrails, as the latest ``heldout.json`` names it (Tune keeps the top ``num_to_keep`` by the penalised objective,
+    and the latest of those need not be the best); the latest when no record names one that is kept."""
+    latest = paths[-1].parent / "heldout.json"
+    if latest.is_file():
+        best = (json.loads(latest.read_text()).get("guardrails") or {}).get("best_iteration")
+        for q in paths:
+            record = q.parent / "heldout.json"
+            if best is not None and record.is_file() and json.loads(record.read_text()).get("iteration") == best:
+                return q
+    return paths[-1]
 
 
 def _refuse_if_never_within_guardrails(ckpt: dict, source) -> None:

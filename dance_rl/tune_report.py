@@ -28,7 +28,7 @@ def trial_rows(results, cfg) -> list[dict]:
         tcfg = trial_config(r.config["base"], params) if r.config and "base" in r.config else cfg
         m = dict(r.metrics or {})
         name = Path(r.path).name if r.path else "?"
-        best = _best_checkpoint(r, cfg.tune.mode)
+        best, best_metrics = best_checkpoint(r, cfg.tune.mode)
         ckpt = best.path if best else None
         record = None
         if ckpt and (Path(ckpt) / "heldout.json").is_file():
@@ -38,16 +38,22 @@ def trial_rows(results, cfg) -> list[dict]:
                      "swept": swept_values(cfg, tcfg), "iterations": m.get("training_iteration", 0),
                      "status": "error" if r.error else "ok", "checkpoint": ckpt, "path": r.path, "heldout": record,
                      "guardrails_ok": bool(guard.get("ok", True)), "guardrails": guard.get("messages", []),
-                     "objective": m.get("objective"), "training": {k: m.get(k) for k in TRAINING}})
+                     "objective": best_metrics.get("objective"), "training": {k: m.get(k) for k in TRAINING}})
     return rows
 
 
-def _best_checkpoint(result, mode: str):
-    """The trial's checkpoint with the best (guardrail-penalised) objective; the latest one when none is scored."""
+def best_checkpoint(result, mode: str) -> tuple:
+    """(checkpoint, its reported metrics) of the trial's best (guardrail-penalised) objective; the latest checkpoint
+    and the last metrics when none is scored. The objective that ranks a trial is its kept checkpoint's, not its last
+    report's: a run that left the guardrails after its best evaluation reports a penalised objective at the end."""
     try:
-        return result.get_best_checkpoint("objective", mode) or result.checkpoint
+        best = result.get_best_checkpoint("objective", mode)
     except (RuntimeError, ValueError, KeyError):
-        return result.checkpoint
+        best = None
+    if best is None:
+        return result.checkpoint, dict(result.metrics or {})
+    metrics = next((m for c, m in (result.best_checkpoints or []) if c.path == best.path), result.metrics)
+    return best, dict(metrics or {})
 
 
 def pick_best(rows: list[dict], mode: str) -> dict | None:

@@ -77,3 +77,25 @@ def test_the_sweep_objective_skips_hacked_trials():
     assert pick_best([rows[1], rows[2]], "max") is None  # nothing within the guardrails: no best model
     better, worse = verdicts(_record(4, 0.10, pelvis=0.70, phys=0.5)[1])
     assert "Physical error index" in better and "Motion magnitude" in worse
+
+
+def test_a_trial_is_ranked_by_its_kept_checkpoint_not_its_last_penalised_report():
+    """Both trials left the guardrails after iteration 5 (last reports penalised by PENALTY); the ranking must use
+    the objective of each trial's kept checkpoint (Tune's best_checkpoints), as the table cells do."""
+    from types import SimpleNamespace
+
+    from dance_rl.tune_report import best_checkpoint
+
+    def trial(kept_objective, last_objective):
+        kept, last = SimpleNamespace(path="c5"), SimpleNamespace(path="c40")
+        return SimpleNamespace(metrics={"objective": last_objective, "training_iteration": 40}, checkpoint=last,
+                               best_checkpoints=[(last, {"objective": last_objective}),
+                                                 (kept, {"objective": kept_objective})],
+                               get_best_checkpoint=lambda metric, mode: kept)
+
+    a, b = trial(0.30, 0.05 - rlft.PENALTY), trial(0.02, 0.40 - rlft.PENALTY)
+    assert best_checkpoint(a, "max")[0].path == "c5" and best_checkpoint(a, "max")[1]["objective"] == 0.30
+    assert best_checkpoint(b, "max")[1]["objective"] == 0.02
+    unscored = SimpleNamespace(metrics={"objective": 0.1}, checkpoint=SimpleNamespace(path="c1"), best_checkpoints=[],
+                               get_best_checkpoint=lambda metric, mode: None)
+    assert best_checkpoint(unscored, "max") == (unscored.checkpoint, {"objective": 0.1})

@@ -99,8 +99,8 @@ class PretrainConfig:
     """Defaults are the demo recipe, measured on the demo corpus on 2 CPU cores: batch 32 at lr 1e-3 reaches
     feet-on-the-ground samples in ~900 steps (~5 min); EDGE's lr 4e-4 / batch 64 needs several times longer
     (tune_configs/paper.yaml carries EDGE's values). loss_weighting=min_snr with lr_schedule=cosine (not EDGE's
-    uniform/constant) because in the same 900 steps it keeps the input's motion at low noise: the samples move 2.5x
-    more, though they skate more (docs/results.md, "Base model: Min-SNR")."""
+    uniform/constant) because in the same 900 steps it keeps the input's motion at low noise: the samples move 2.2x
+    more at low frequency (docs/results.md, "Base model: Min-SNR"; the trade-offs on real music are there too)."""
     lr: float = _f(1e-3, lo=0.0, doc="AdamW learning rate (after a short linear warm-up)")
     lr_schedule: str = _f("cosine", choices=("constant", "cosine"), doc="after the warm-up: constant (EDGE) or a cosine "
                                                                        "decay to 0.1 x lr at pretrain.steps")

@@ -76,7 +76,8 @@ def build_demos(cfg, base: Path, split: str, windows: int, *, steps: int, seed: 
     keys = [f"{c}@{s}" for c, s in (ds.window_info(int(i)) for i in idx)]
     model, normalizer, _ = load_model(base)
     bar = _bar(progress, len(NOISE_LEVELS) * len(music), f"sample {split}", "clip")
-    gen = sample_levels(model, normalizer, NoiseSchedule(d.timesteps, spacing=d.ddim_spacing), music, NOISE_LEVELS, steps=steps, eta=d.eta,
+    schedule = NoiseSchedule(d.timesteps, spacing=d.ddim_spacing)
+    gen = sample_levels(model, normalizer, schedule, music, NOISE_LEVELS, steps=steps, eta=d.eta,
                         guidance_weight=d.guidance_weight, seed=seed, slow_frames=slow_frames,
                         progress=bar.update if bar else None)
     if bar:

@@ -22,8 +22,8 @@ from dance_rl.rl.rollout import Rollout
 
 class SamplerWorker:
     def __init__(self, spec: dict, normalizer_state: dict, *, steps: int, eta: float, guidance_weight: float,
-                 timesteps: int = 1000, spacing: str = "uniform", clip_denoised: bool = True, seed: int = 0, use_gpu: bool = False,
-                 torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
+                 timesteps: int = 1000, spacing: str = "uniform", clip_denoised: bool = True, seed: int = 0,
+                 use_gpu: bool = False, torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
         torch.set_num_threads(max(1, torch_threads))
         self.device = pick_device(use_gpu, device)
         self.precision = resolve_precision(precision, self.device, "cluster.precision")
@@ -37,7 +37,8 @@ class SamplerWorker:
     def settings(self) -> dict:
         """What this replica samples with (tests compare the Ray and the serial path)."""
         return {"steps": self.steps, "eta": self.eta, "guidance_weight": self.w, "timesteps": self.schedule.timesteps,
-                "spacing": self.schedule.spacing, "clip_denoised": self.clip, "seed": self.seed, "device": str(self.device), "precision": self.precision}
+                "spacing": self.schedule.spacing, "clip_denoised": self.clip, "seed": self.seed,
+                "device": str(self.device), "precision": self.precision}
 
     def load_weights(self, arrays: dict, version: int) -> None:
         self.model.load_state_dict(numpy_to_state(arrays, self.device), strict=True)

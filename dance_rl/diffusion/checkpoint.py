@@ -34,7 +34,6 @@ BEST_CKPT_NAME = "best.pt"            # runs/X/checkpoints/best.pt: the best hel
 TRIAL_CKPT_FILE = "run.pt"            # <trial>/checkpoint_*/run.pt
 SWEEP_MODEL_FILE = "best_model.pt"    # <sweep>/best_model.pt, written by the sweep report
 DEMO_CHECKPOINT_VERSION = 2  # bump when the demo recipe changes: part of the cached file name
-SAMPLING_KEYS = ("steps", "eta", "guidance_weight", "clip_denoised", "timesteps")
 
 
 def save_checkpoint(path, *, model: DanceDecoder, ema: DanceDecoder | None, optimizer, normalizer: Normalizer,

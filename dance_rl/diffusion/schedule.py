@@ -79,7 +79,7 @@ class NoiseSchedule:
         "uniform": EDGE's reversed(int(linspace(−1, T−1, steps+1))), e.g. (999, 979) … (19, −1) for 50 steps, but
         (99, −1) for 10: the sample is then the model's x̂0 from a latent with noise std 0.17, which it cannot fully
         clean, and the final step is deterministic, so RL fine-tuning never trains it. "quadratic" (DDIM paper,
-        t_i ∝ i²): same start, denser near 0, last step from t = 10 for 10 steps (docs/results.md, "DDIM spacing").
+        t_i ∝ i²): same start, denser near 0, last step from t = 10 for 10 steps (docs/results.md, "Session 9").
         """
         if self.spacing == "uniform":
             times = torch.linspace(-1, self.timesteps - 1, steps=steps + 1).int().tolist()

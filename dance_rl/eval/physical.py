@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from dance_rl.motion.skeleton import FOOT_JOINTS
-from dance_rl.rewards.antifreeze import motion_magnitude, motion_magnitude_lowpass  # noqa: F401  (lives with the freezing measure)
+from dance_rl.rewards.antifreeze import motion_magnitude, motion_magnitude_lowpass  # noqa: F401  (re-exported)
 
 PFC_SCALE = 10000.0
 FGD_FLOAT_MARGIN = 0.05  # m

@@ -121,8 +121,8 @@ def _isnan(v) -> bool:
 def set_metrics(rows: list[dict]) -> dict:
     """Set-level numbers: means over motions (PFC as EDGE: mean of ×10⁴ values), FGD over the total frame count."""
     out = {"count": len(rows)}
-    for key in ("bas", "pfc", "skating_ratio", "motion_magnitude", "motion_lowpass", "pen_rate", "phymotion", "phymotion_kinematic",
-                "phymotion_contact", "phymotion_dynamic", "imitation_reward", "imitation_success"):
+    for key in ("bas", "pfc", "skating_ratio", "motion_magnitude", "motion_lowpass", "pen_rate", "phymotion",
+                "phymotion_kinematic", "phymotion_contact", "phymotion_dynamic", "imitation_reward", "imitation_success"):
         out[key] = _mean(rows, key)
     out["bas_count"] = sum(1 for r in rows if not _isnan(r.get("bas", float("nan"))))
     out.update(reduce_fgd([r["_fgd_sums"] for r in rows]))

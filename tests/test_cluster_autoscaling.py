@@ -88,6 +88,8 @@ def autoscaling_cluster(tmp_path_factory):
         for pid in _raylet_pids([n for n in _worker_node_ids(c)]):   # the autoscaler's nodes, then the head
             _kill(pid)
         c.shutdown()
+        for pid in _pids_with_args({f"--gcs-address={gcs}"}):  # the fake nodes' log monitors outlive c.shutdown()
+            _kill(pid)
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
@@ -97,7 +99,10 @@ def _worker_node_ids(c) -> list[str]:
 
 
 def _raylet_pids(node_ids) -> list[int]:
-    wanted = {f"--node_id={n}" for n in node_ids}
+    return _pids_with_args({f"--node_id={n}" for n in node_ids})
+
+
+def _pids_with_args(wanted: set[str]) -> list[int]:
     return [p.pid for p in psutil.process_iter(["cmdline"]) if wanted & set(p.info.get("cmdline") or [])]
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from dance_rl.errors import UserError
 from dance_rl.eval.paired import summary_metrics
 from dance_rl.heldout import HeldoutSet, heldout_record, model_from_state
-from dance_rl.rl.guardrails import GuardrailTracker
+from dance_rl.rl.guardrails import BOUNDS, GuardrailTracker
 
-GUARDED = ("motion_magnitude", "motion_lowpass", "fid_k", "fid_g", "pelvis_height")
+GUARDED = tuple(key for key, _ in BOUNDS)  # the held-out metrics the guardrails bound
 PENALTY = 1000.0  # subtracted from the objective of an evaluation outside the guardrails (it must never rank)
 
 

@@ -30,7 +30,8 @@ def motion_stats(joints: np.ndarray, fps: float) -> dict:
     speed = np.linalg.norm(np.diff(joints, axis=1), axis=-1) * fps
     bones = np.linalg.norm(joints[:, :, 1:] - joints[:, :, list(PARENTS[1:])], axis=-1)
     root_acc = np.linalg.norm(np.diff(joints[:, :, 0, :2], n=2, axis=1), axis=-1) * fps * fps  # jitter shows here
-    return {"root_xy_accel_median": float(np.median(root_acc)),"lowest_joint_cm_mean": 100 * float(low.mean()), "lowest_joint_cm_std": 100 * float(low.std()),
+    return {"root_xy_accel_median": float(np.median(root_acc)),
+            "lowest_joint_cm_mean": 100 * float(low.mean()), "lowest_joint_cm_std": 100 * float(low.std()),
             "frames_within_5cm": float((np.abs(low) < 0.05).mean()),
             "joint_speed_p99": float(np.percentile(speed, 99)), "joint_speed_max": float(speed.max()),
             "bone_length_err_mm": 1000 * float(np.abs(bones - bone_lengths()[1:]).max())}
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
     model.eval()
     music = np.stack([c.music for c in heldout_clips(cfg.eval.music, cfg, model.spec.seq_len / 30, cfg.eval.num_music)])
     with torch.inference_mode():
-        res = ddim_sample(model, NoiseSchedule(cfg.diffusion.timesteps, spacing=cfg.diffusion.ddim_spacing), torch.as_tensor(music),
+        schedule = NoiseSchedule(cfg.diffusion.timesteps, spacing=cfg.diffusion.ddim_spacing)
+        res = ddim_sample(model, schedule, torch.as_tensor(music),
                           steps=cfg.diffusion.ddim_steps, eta=cfg.diffusion.eta,
                           guidance_weight=cfg.diffusion.guidance_weight, return_chain=False,
                           generator=torch.Generator().manual_seed(0))

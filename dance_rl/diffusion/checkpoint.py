@@ -120,11 +120,11 @@ def best_trial_checkpoint(paths: list[Path]) -> Path:
     guardrails, as the latest ``heldout.json`` names it (Tune keeps the top ``num_to_keep`` by the penalised objective,
     and the latest of those need not be the best); the latest when no record names one that is kept."""
     latest = paths[-1].parent / "heldout.json"
-    if latest.is_file():
-        best = (json.loads(latest.read_text()).get("guardrails") or {}).get("best_iteration")
+    best = (json.loads(latest.read_text()).get("guardrails") or {}).get("best_iteration") if latest.is_file() else None
+    if best is not None:
         for q in paths:
             record = q.parent / "heldout.json"
-            if best is not None and record.is_file() and json.loads(record.read_text()).get("iteration") == best:
+            if record.is_file() and json.loads(record.read_text()).get("iteration") == best:
                 return q
     return paths[-1]
 

@@ -84,22 +84,23 @@ def jitter_violation(jitter: np.ndarray, mode: str = "graded") -> np.ndarray:
     "graded" (default): y/(y + 90) with y = max(j − 4.5, 0): the release slope at the start, 0.5 at 94.5, and still
     falling beyond. Why: the demo mocap sits at 13-46 (median 27), but the demo base model at 10 uniform DDIM steps at
     160-290 on every sample (docs/results.md, session 9), where the release term reads 1.0 and gives RL no signal."""
-    y = np.maximum(np.asarray(jitter, dtype=np.float64) - JITTER_BASE, 0.0)
-    if mode == "graded":
-        return y / (y + JITTER_SPAN)
-    if mode == "release":
-        return _clip01(y / JITTER_SPAN)
-    raise UserError(f"phymotion jitter={mode!r}: unknown; use 'graded' or 'release'")
+    return _ramp_violation(jitter, JITTER_BASE, JITTER_SPAN, mode, "jitter")
 
 
 def self_collision_violation(pct: np.ndarray, mode: str = "graded") -> np.ndarray:
     """Self-collision percent (B,) → violation in [0, 1]; see the module doc for "graded" vs "release"."""
-    x = np.maximum(np.asarray(pct, dtype=np.float64) - SELF_COLLISION_BASE, 0.0)
+    return _ramp_violation(pct, SELF_COLLISION_BASE, SELF_COLLISION_SPAN, mode, "self_collision")
+
+
+def _ramp_violation(value: np.ndarray, base: float, span: float, mode: str, param: str) -> np.ndarray:
+    """The release's ramp clip((value − base)/span) ("release"), or y/(y + span) with y = max(value − base, 0)
+    ("graded": the same slope at ``base``, 0.5 where the release saturates, never flat)."""
+    y = np.maximum(np.asarray(value, dtype=np.float64) - base, 0.0)
     if mode == "graded":
-        return x / (x + SELF_COLLISION_SPAN)
+        return y / (y + span)
     if mode == "release":
-        return _clip01(x / SELF_COLLISION_SPAN)
-    raise UserError(f"phymotion self_collision={mode!r}: unknown; use 'graded' or 'release'")
+        return _clip01(y / span)
+    raise UserError(f"phymotion {param}={mode!r}: unknown; use 'graded' or 'release'")
 
 
 def kinematic_score(joints: np.ndarray, fps: float, self_collision_pct: np.ndarray | None = None,

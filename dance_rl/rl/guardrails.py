@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Mapping, Optional
 
 # (metric key, kind); the config holds "<metric>_<kind>" (the limit) and "<metric>_action".
-BOUNDS = (("motion_magnitude", "min_ratio"), ("motion_lowpass", "min_ratio"), ("fid_k", "max_ratio"), ("fid_g", "max_ratio"),
+BOUNDS = (("motion_magnitude", "min_ratio"), ("motion_lowpass", "min_ratio"), ("fid_k", "max_ratio"),
+          ("fid_g", "max_ratio"),
           ("pelvis_height", "max_shift"))
 BLOCKING = ("stop", "keep_best")  # actions whose violation puts an evaluation outside the guardrails
 

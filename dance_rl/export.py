@@ -18,12 +18,13 @@ from pathlib import Path
 
 from dance_rl.errors import UserError, cli_main
 
-HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "motion_lowpass",
-            "fid_k", "fid_g", "div_k", "bas", "imitation_reward", "phymotion", "pelvis_height", "knee_flexion")
+# The card's held-out table: eval.paired.HEADLINE, then these.
+CARD_EXTRAS = ("div_k", "bas", "imitation_reward", "phymotion", "pelvis_height", "knee_flexion")
 
 
 def card_markdown(card: dict) -> str:
     from dance_rl.diffusion.checkpoint import card_chain
+    from dance_rl.eval.paired import HEADLINE
 
     spec = card.get("model", {})
     lines = [f"# Model card: {card.get('name')}", "",
@@ -40,7 +41,7 @@ def card_markdown(card: dict) -> str:
     if held:
         lines += ["", f"## Held-out evaluation (iteration {held.get('iteration')})", "", held.get("protocol", ""), "",
                   "| metric | base | this model | change | 95% CI of the difference | p |", "|---|---|---|---|---|---|"]
-        for k in HEADLINE:
+        for k in HEADLINE + CARD_EXTRAS:
             m = held["metrics"].get(k)
             if m is None:
                 continue

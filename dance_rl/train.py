@@ -122,11 +122,11 @@ def run_training(cfg: Config, out: Path, resume: bool = False, log=print) -> dic
 def heldout_line(record: dict) -> str:
     """One log line: relative change vs the base model per headline metric, * where the difference is significant
     (95% CI excludes 0 and signed-rank p < 0.05)."""
+    from dance_rl.eval.paired import HEADLINE
     from dance_rl.eval.stats import significant
 
     parts = []
-    for k in ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "motion_lowpass", "fid_k",
-              "fid_g"):
+    for k in HEADLINE:
         m = record["metrics"].get(k)
         if m is None or m["rel"] is None:
             continue

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dance_rl.eval.paired import HEADLINE as PAIRED_HEADLINE
 from dance_rl.eval.paired import direction, label, verdict
 from dance_rl.sweep import swept_values, trial_config
 
-HEADLINE = ("physical_error", "pfc", "fgd", "pen_rate", "skating_ratio", "motion_magnitude", "motion_lowpass",
-            "fid_k", "fid_g", "pelvis_height")
+HEADLINE = PAIRED_HEADLINE + ("pelvis_height",)
 TRAINING = ("reward/imitation", "reward/fgd", "reward/antifreeze")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import ray
 import torch
 
-from dance_rl.cluster.common import pick_device, state_to_numpy
+from dance_rl.cluster.common import numpy_to_state, pick_device, state_to_numpy
 from dance_rl.config import DiffusionConfig, RLConfig
 from dance_rl.diffusion.device import grad_scaler, resolve_precision
 from dance_rl.diffusion.ema import EMA
@@ -37,7 +37,7 @@ class LearnerWorker:
         self.scaler = grad_scaler(self.device, self.precision)
         torch.manual_seed(rl.seed)
         self.model = DanceDecoder(ModelSpec(**spec)).to(self.device)
-        self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}, strict=True)
+        self.model.load_state_dict(numpy_to_state(state_dict), strict=True)  # copies: Ray hands over read-only arrays
         self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False) if rl.kl_weight > 0 else None
         self.ema = EMA(self.model, rl.ema_decay)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=rl.lr, weight_decay=rl.weight_decay)

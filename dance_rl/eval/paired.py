@@ -31,6 +31,9 @@ PER_SAMPLE = {
 }
 SET_LEVEL = {"fid_k": ("FID_k", -1), "fid_g": ("FID_g", -1), "div_k": ("Div_k", +1), "div_g": ("Div_g", +1)}
 PHYSICAL_ERRORS = ("pfc", "fgd", "pen_rate", "skating_ratio")
+# What every summary of a comparison shows first (training log, sweep report, model card; each may append more): the
+# physical errors the rewards target, then the motion and realism metrics that no reward optimises.
+HEADLINE = ("physical_error", *PHYSICAL_ERRORS, "motion_magnitude", "motion_lowpass", "fid_k", "fid_g")
 
 
 def sample_row(poses: np.ndarray, trans: np.ndarray, beats_60: np.ndarray | None, opts: EvalOptions) -> dict:

@@ -194,6 +194,8 @@ class RewardsConfig:
     fgd_ground: RewardTerm = _term(0.0, "FGD against the z = 0 floor (punishes a constant float/sink)")
     skating: SkatingTerm = field(default_factory=SkatingTerm,
                                  metadata={"doc": "foot sliding while in contact with the floor"})
+    root_smoothness: RewardTerm = _term(0.0, "a steady root: low frame-to-frame acceleration of the pelvis position "
+                                             "(the jitter PFC is built on)")
     learned: LearnedRewardTerm = _section(LearnedRewardTerm, "E3D2 reward model learned from ranked demonstrations")
 
 

@@ -20,6 +20,7 @@ _ENTRIES: dict[str, "str | RewardFn"] = {
     "fgd_ground": "dance_rl.rewards.fgd:fgd_ground",
     "antifreeze": "dance_rl.rewards.antifreeze:antifreeze",
     "skating": "dance_rl.rewards.skating:skating",
+    "root_smoothness": "dance_rl.rewards.root_smoothness:root_smoothness",
     "phymotion": "dance_rl.rewards.phymotion:phymotion",
     "phymotion_kinematic": "dance_rl.rewards.phymotion:phymotion_kinematic",
     "phymotion_contact": "dance_rl.rewards.phymotion:phymotion_contact",

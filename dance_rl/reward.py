@@ -14,7 +14,7 @@ import numpy as np
 
 from dance_rl.errors import UserError, cli_main
 
-DEFAULT_REWARDS = ("imitation", "fgd", "fgd_ground", "antifreeze", "skating", "phymotion")
+DEFAULT_REWARDS = ("imitation", "fgd", "fgd_ground", "antifreeze", "skating", "root_smoothness", "phymotion")
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, dict]:

@@ -25,11 +25,12 @@ from dance_rl.errors import cli_main
 def motion_stats(joints: np.ndarray, fps: float) -> dict:
     """joints (B,T,24,3) → ground/speed/bone statistics (metres, m/s)."""
     from dance_rl.motion.skeleton import PARENTS, bone_lengths
+    from dance_rl.rewards.root_smoothness import root_acceleration
 
     low = joints[..., 2].min(axis=-1)  # (B,T) lowest joint per frame
     speed = np.linalg.norm(np.diff(joints, axis=1), axis=-1) * fps
     bones = np.linalg.norm(joints[:, :, 1:] - joints[:, :, list(PARENTS[1:])], axis=-1)
-    root_acc = np.linalg.norm(np.diff(joints[:, :, 0, :2], n=2, axis=1), axis=-1) * fps * fps  # jitter shows here
+    root_acc = root_acceleration(joints[:, :, 0, :2], fps)  # horizontal; jitter shows here
     return {"root_xy_accel_median": float(np.median(root_acc)),
             "lowest_joint_cm_mean": 100 * float(low.mean()), "lowest_joint_cm_std": 100 * float(low.std()),
             "frames_within_5cm": float((np.abs(low) < 0.05).mean()),

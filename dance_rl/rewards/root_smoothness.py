@@ -21,7 +21,8 @@ ACCEL_SCALE = 10.0  # m/s²
 
 
 def root_acceleration(trans: np.ndarray, fps: float) -> np.ndarray:
-    """(B,T,3) root positions → (B,T-2) acceleration norms, m/s² (central second difference)."""
+    """(B,T,D) root positions (D = 3, or 2 for the horizontal part) → (B,T-2) acceleration norms, m/s² (central
+    second difference)."""
     p = np.asarray(trans, dtype=np.float64)
     return vnorm(p[:, 2:] - 2.0 * p[:, 1:-1] + p[:, :-2]) * fps * fps
 

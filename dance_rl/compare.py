@@ -7,8 +7,9 @@ Every model dances to the same music clips with the same initial noise (paired s
 metric suite (dance_rl.eval.paired); per metric the report gives each model's mean, the paired difference to the
 first model with a 95% bootstrap CI (resampling music clips) and a Wilcoxon signed-rank p-value; FID/Div (set-level,
 against the training mocap) get bootstrap CIs and p-values. Writes into DIR: compare.md (table, arrows = better/worse
-where the CI excludes 0), compare.json, compare.csv (one row per sample), pareto.png (physical error index vs motion
-magnitude, error bars, first model marked) and side_by_side.mp4 (the models dancing to the first clip, music muxed).
+where the CI excludes 0; a last column gives the training mocap's means for scale), compare.json, compare.csv (one row
+per sample), pareto.png (physical error index vs motion magnitude, error bars, first model marked, mocap as a cross)
+and side_by_side.mp4 (the models dancing to the first clip, music muxed).
 Models: any source the model loader takes (base/EDGE/exported file, RLFT checkpoint, run, trial or sweep directory).
 """
 from __future__ import annotations
@@ -98,28 +99,57 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
     return clips
 
 
-def reference_features(cfg, seconds: float, max_windows: int = 96) -> dict:
-    """Stacked AIST++ features of the training mocap, cut into ``seconds``-long windows (FID/Div reference)."""
+def mocap_windows(cfg, seconds: float, max_windows: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(poses, trans, joints) of up to ``max_windows`` ``seconds``-long windows of the training mocap, evenly picked
+    from windows at half-window strides (the FID/Div reference and the mocap column of the report)."""
     from dance_rl.data.clips import list_clips
     from dance_rl.data.dataset import resolve_source
-    from dance_rl.eval.features import motion_features
     from dance_rl.motion.fk import joints_np
     from dance_rl.motion.io import load_motion, resample
 
     data_dir, _ = resolve_source(cfg.data.source, "train", cfg.data.cache_dir, cfg.data.max_clips)
     frames = int(round(seconds * FPS))
-    feats = []
+    windows = []
     for r in list_clips(data_dir, "train", cfg.data.max_clips):
         m = load_motion(r.path)
         m = resample(m, FPS) if abs(float(m.fps) - FPS) > 1e-6 else m
-        joints = joints_np(np.asarray(m.poses, np.float64), np.asarray(m.trans, np.float64))
+        poses, trans = np.asarray(m.poses, np.float64), np.asarray(m.trans, np.float64)
+        joints = joints_np(poses, trans)
         for s in range(0, len(joints) - frames + 1, max(frames // 2, 1)):
-            feats.append(motion_features(joints[s:s + frames], max_frames=None))
-    if len(feats) < 2:
+            windows.append((poses[s:s + frames], trans[s:s + frames], joints[s:s + frames]))
+    if len(windows) < 2:
         raise UserError(f"--seconds {seconds:g}: the training mocap has fewer than 2 windows that long")
-    if len(feats) > max_windows:
-        feats = [feats[i] for i in np.linspace(0, len(feats) - 1, max_windows).round().astype(int)]
+    if len(windows) > max_windows:
+        windows = [windows[i] for i in np.linspace(0, len(windows) - 1, max_windows).round().astype(int)]
+    return windows
+
+
+def reference_features(cfg, seconds: float, max_windows: int = 96) -> dict:
+    """Stacked AIST++ features of the training mocap, cut into ``seconds``-long windows (FID/Div reference)."""
+    from dance_rl.eval.features import motion_features
+
+    feats = [motion_features(j, max_frames=None) for _, _, j in mocap_windows(cfg, seconds, max_windows)]
     return {k: np.stack([f[k] for f in feats]) for k in ("kinetic", "manual")}
+
+
+def mocap_reference(cfg, seconds: float, opts, base_rows: list[dict], max_windows: int = 16) -> dict:
+    """{metric: mean} of the per-sample metrics on training-mocap windows (no simulator tracking, no BAS: they have
+    no paired music here). What the recorded dancers score puts every model's numbers in scale: on the demo corpus
+    the mocap has more PFC, FGD and skating than the barely moving demo base model. Its physical error index is
+    relative to the baseline model's means, like the models'."""
+    from dataclasses import replace
+
+    from dance_rl.eval.paired import PER_SAMPLE, PHYSICAL_ERRORS, sample_row
+
+    opts = replace(opts, imitation=False)
+    rows = [sample_row(p, t, None, opts) for p, t, _ in mocap_windows(cfg, seconds, max_windows)]
+    means = {k: float(np.nanmean(v)) for k in PER_SAMPLE
+             if np.isfinite(v := np.array([r.get(k, np.nan) for r in rows], dtype=np.float64)).any()}
+    base = {k: np.nanmean([r.get(k, np.nan) for r in base_rows]) for k in PHYSICAL_ERRORS}
+    parts = [means[k] / base[k] for k in PHYSICAL_ERRORS if k in means and np.isfinite(base[k]) and base[k] > 0]
+    means["physical_error"] = float(np.mean(parts)) if parts else float("nan")
+    means["windows"] = len(rows)
+    return means
 
 
 def load_models(sources: list[str], use_ema: bool = True) -> Models:
@@ -192,11 +222,14 @@ def evaluate_models(models: Models, clips: list[Clip], seeds: int, settings: dic
 
 
 # ------------------------------------------------------------------------------------------------------ outputs
-def markdown(comparison: dict, names: list[str], header: list[str]) -> str:
+def markdown(comparison: dict, names: list[str], header: list[str], mocap: dict | None = None) -> str:
+    """The comparison table; ``mocap`` (from :func:`mocap_reference`) adds the training mocap's means as a last
+    column, for scale only (it is not paired with the music)."""
     from dance_rl.eval.paired import direction, label, verdict
 
     base = names[0]
     head = ["metric", f"{base} (baseline)"] + [f"{n}: mean · Δ [95% CI] · p" for n in names[1:]]
+    head += ["training mocap (reference)"] if mocap else []
     lines = header + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, per in comparison.items():
         arrow = {-1: " ↓", 1: " ↑", 0: ""}[direction(key)]
@@ -207,10 +240,16 @@ def markdown(comparison: dict, names: list[str], header: list[str]) -> str:
             rel = f" ({s['rel']:+.0%})" if np.isfinite(s["rel"]) else ""
             cells.append(f"{_num(s['mean_b'])} · {s['diff']:+.4g}{rel} [{s['ci'][0]:+.3g}, {s['ci'][1]:+.3g}] · "
                          f"p={s['p']:.2g}{mark}")
+        if mocap:
+            cells.append(_num(mocap.get(key)))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "↓ lower is better, ↑ higher is better. Δ = model − baseline on paired samples; the CI resamples music "
               "clips; ✅/❌ where the CI excludes 0 and the Wilcoxon signed-rank p < 0.05. Physical error index = mean of PFC, FGD, Pen. rate and skating "
               "ratio relative to the baseline's means (baseline = 1)."]
+    if mocap:
+        lines += ["", f"Training mocap (reference): {mocap['windows']} windows of the recorded dancing the base model "
+                  "learnt from, scored the same way (no simulator tracking, no BAS, no FID: it has no paired music); "
+                  "it shows how much of each error real dancing has."]
     return "\n".join(lines)
 
 
@@ -218,8 +257,10 @@ def _num(v) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.4g}"
 
 
-def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "paired comparison") -> None:
-    """Physical error index (↓) vs motion magnitude (↑), mean ± CI of the paired difference, baseline marked."""
+def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "paired comparison",
+                mocap: dict | None = None) -> None:
+    """Physical error index (↓) vs motion magnitude (↑), mean ± CI of the paired difference, baseline marked; the
+    training mocap as a grey cross when given."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -232,6 +273,8 @@ def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "pa
         ax.errorbar(x["mean_b"], y["mean_b"], xerr=xe if i else None, yerr=ye if i else None, fmt="*" if i == 0 else "o",
                     ms=14 if i == 0 else 7, capsize=3, color="black" if i == 0 else f"C{i}",
                     label=f"{n} (baseline)" if i == 0 else n)
+    if mocap and np.isfinite(mocap.get("physical_error", np.nan)):
+        ax.plot(mocap["motion_magnitude"], mocap["physical_error"], "x", ms=10, color="grey", label="training mocap")
     ax.set_xlabel("motion magnitude →")
     ax.set_ylabel("physical error index (baseline = 1) ↓")
     ax.set_title(title)
@@ -300,6 +343,7 @@ def run(args, cfg, log=print) -> Path:
     rows, groups, ids, kept = evaluate_models(models, clips, args.seeds, settings, opts, progress=not args.no_progress,
                                               keep_motions=1)
     comparison = compare_models(rows, groups, reference, n_boot=args.n_boot)
+    mocap = mocap_reference(cfg, args.seconds, opts, rows[models.names[0]])
     header = [f"# Paired comparison on {args.music}", "",
               f"{len(clips)} music clips × {args.seeds} seeds = {len(groups)} paired samples of {args.seconds:g} s; "
               f"same music and initial noise for every model; DDIM {settings['steps']} steps, CFG "
@@ -309,15 +353,15 @@ def run(args, cfg, log=print) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        (tmp / "compare.md").write_text(markdown(comparison, models.names, header) + "\n")
+        (tmp / "compare.md").write_text(markdown(comparison, models.names, header, mocap) + "\n")
         (tmp / "compare.json").write_text(json.dumps(jsonable({
             "models": [{"name": n, "card": {k: v for k, v in c.items() if k not in ("config", "history")}}
                        for n, c in zip(models.names, models.cards)],
             "music": args.music, "seconds": args.seconds, "seeds": args.seeds, "sampling": settings,
-            "clips": [c.key for c in clips], "metrics": comparison}), indent=2))
+            "clips": [c.key for c in clips], "metrics": comparison, "mocap_reference": mocap}), indent=2))
         (tmp / "compare.csv").write_text(rows_to_csv([{"model": n, **ids[i], **public_row(r)}
                                                for n in models.names for i, r in enumerate(rows[n])]))
-        pareto_plot(comparison, models.names, tmp / "pareto.png")
+        pareto_plot(comparison, models.names, tmp / "pareto.png", mocap=mocap)
         if not args.no_video:
             side_by_side({n: kept[n][0] for n in models.names}, clips[0], tmp / "side_by_side.mp4", args.seconds)
         if out.exists():

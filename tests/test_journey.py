@@ -71,7 +71,8 @@ def test_from_pretraining_to_a_dance(tiny_base, tmp_path):
     pfc = res["metrics"]["pfc"]
     assert pfc["base"]["diff"] == 0 and pfc["ft@2"]["n"] == 4
     assert len((out / "compare.csv").read_text().strip().splitlines()) == 1 + 2 * 4
-    assert "| PFC ↓ |" in (out / "compare.md").read_text()
+    assert "| PFC ↓ |" in (out / "compare.md").read_text() and "training mocap (reference)" in (out / "compare.md").read_text()
+    assert res["mocap_reference"]["motion_magnitude"] > 0 and res["mocap_reference"]["windows"] >= 2
     assert (out / "pareto.png").stat().st_size > 1000
     assert next(out.glob("side_by_side.*")).stat().st_size > 1000
 

@@ -1,11 +1,14 @@
-"""DDIM sampling throughput (generated frames per second) of the base model on CPU.
+"""DDIM sampling throughput (generated frames per second) of the base model on CPU; and the pretraining step.
 
     .venv/bin/python scripts/bench_sampler.py [--presets demo edge] [--batch 8] [--steps 50] [--threads 2]
+    .venv/bin/python scripts/bench_sampler.py --pretrain [--batch 32]     # eager vs torch.compile, side by side
 
 For each preset: one warm-up call, then `--repeats` timed calls of a DDIM chain of `--steps` steps (CFG on, x̂0
 clipping, chain and log-probs stored as the RL sampler does) under torch.inference_mode. Every step costs the same,
 so frames/s is reported for a full 50-step chain: batch × 150 / (50 × seconds per step); `--steps 10` keeps the EDGE
 preset quick on a laptop. Randomly initialised weights: the cost does not depend on the values.
+`--pretrain` times one demo pretraining optimiser step (model forward, EDGE loss with FK in metres, backward, AdamW)
+eagerly and under torch.compile (inductor), alternating the two so that a busy machine slows both alike.
 """
 from __future__ import annotations
 
@@ -37,6 +40,42 @@ def bench(preset: str, batch: int, steps: int, repeats: int, return_chain: bool)
             "frames_per_s": batch * model.spec.seq_len / (50 * per_step), "ms_per_step": 1000 * per_step}
 
 
+def bench_pretrain(batch: int, repeats: int) -> None:
+    from dance_rl.diffusion.losses import edge_loss
+    from dance_rl.motion.representation import Normalizer
+
+    torch.manual_seed(0)
+    x = torch.rand(batch, 150, 151) * 2 - 1
+    cond, t = torch.randn(batch, 150, 35), torch.randint(0, 1000, (batch,))
+    unnormalize = Normalizer(-torch.ones(151), torch.ones(151)).unnormalize
+    variants = {}
+    for name in ("eager", "compile"):
+        model = DanceDecoder(ModelSpec.preset("demo"))
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        fwd = torch.compile(model) if name == "compile" else model
+
+        def step(fwd=fwd, opt=opt):
+            loss, _ = edge_loss(fwd(x, cond, t), x, unnormalize)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        t0 = time.perf_counter()
+        step()
+        print(f"{name}: first step (incl. compilation) {time.perf_counter() - t0:.1f} s", flush=True)
+        step()
+        variants[name] = (step, [])
+    for _ in range(repeats):
+        for step, times in variants.values():
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+    ms = {n: 1000 * sorted(ts)[len(ts) // 2] for n, (_, ts) in variants.items()}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {batch}, median of {repeats} steps")
+    for n, v in ms.items():
+        print(f"{n:>8}: {v:7.1f} ms per pretraining step")
+    print(f"ratio compile/eager: {ms['compile'] / ms['eager']:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", nargs="+", default=["demo", "edge"])
@@ -45,8 +84,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-chain", action="store_true", help="do not store latents/log-probs (plain generation)")
+    ap.add_argument("--pretrain", action="store_true", help="time a demo pretraining step, eager vs torch.compile")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.pretrain:
+        return bench_pretrain(args.batch, max(args.repeats, 10))
     rows = [bench(p, args.batch, args.steps, args.repeats, not args.no_chain) for p in args.presets]
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, timed {args.steps}-step chains, CFG on")
     for r in rows:

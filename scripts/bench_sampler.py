@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_sampler.py [--presets demo edge] [--batch 8] [--steps 50] [--threads 2]
     .venv/bin/python scripts/bench_sampler.py --pretrain [--batch 32]     # eager vs torch.compile, side by side
+    .venv/bin/python scripts/bench_sampler.py --pretrain --profile        # where an eager step spends its time
 
 For each preset: one warm-up call, then `--repeats` timed calls of a DDIM chain of `--steps` steps (CFG on, x̂0
 clipping, chain and log-probs stored as the RL sampler does) under torch.inference_mode. Every step costs the same,
@@ -40,7 +41,7 @@ def bench(preset: str, batch: int, steps: int, repeats: int, return_chain: bool)
             "frames_per_s": batch * model.spec.seq_len / (50 * per_step), "ms_per_step": 1000 * per_step}
 
 
-def bench_pretrain(batch: int, repeats: int) -> None:
+def bench_pretrain(batch: int, repeats: int, profile: bool = False) -> None:
     from dance_rl.diffusion.losses import edge_loss
     from dance_rl.motion.representation import Normalizer
 
@@ -49,7 +50,7 @@ def bench_pretrain(batch: int, repeats: int) -> None:
     cond, t = torch.randn(batch, 150, 35), torch.randint(0, 1000, (batch,))
     unnormalize = Normalizer(-torch.ones(151), torch.ones(151)).unnormalize
     variants = {}
-    for name in ("eager", "compile"):
+    for name in (("eager",) if profile else ("eager", "compile")):
         model = DanceDecoder(ModelSpec.preset("demo"))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         fwd = torch.compile(model) if name == "compile" else model
@@ -64,6 +65,15 @@ def bench_pretrain(batch: int, repeats: int) -> None:
         print(f"{name}: first step (incl. compilation) {time.perf_counter() - t0:.1f} s", flush=True)
         step()
         variants[name] = (step, [])
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(5):
+                variants["eager"][0]()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+        return
     for _ in range(repeats):
         for step, times in variants.values():
             t0 = time.perf_counter()
@@ -85,10 +95,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-chain", action="store_true", help="do not store latents/log-probs (plain generation)")
     ap.add_argument("--pretrain", action="store_true", help="time a demo pretraining step, eager vs torch.compile")
+    ap.add_argument("--profile", action="store_true", help="with --pretrain: torch.profiler table of an eager step")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.pretrain:
-        return bench_pretrain(args.batch, max(args.repeats, 10))
+        return bench_pretrain(args.batch, max(args.repeats, 10), args.profile)
     rows = [bench(p, args.batch, args.steps, args.repeats, not args.no_chain) for p in args.presets]
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, timed {args.steps}-step chains, CFG on")
     for r in rows:

@@ -1,0 +1,33 @@
+"""`make recipe-long`: pretrain the 1800-step base model once (skipped when it exists), then sweep the recipe on it;
+tune_configs/recipe_long.yaml is the demo recipe with only the base model changed."""
+import shutil
+import subprocess
+
+import pytest
+
+from dance_rl.config import load_config
+from tests.conftest import REPO
+
+LONG = REPO / "tune_configs" / "recipe_long.yaml"
+
+
+def test_recipe_long_is_the_demo_recipe_on_the_long_base():
+    long, demo = load_config(LONG), load_config(REPO / "tune_configs" / "recipe_demo.yaml")
+    assert long.pretrain.steps == 1800 and long.pretrain.max_minutes == 0
+    assert long.rl.base_checkpoint == ".cache/dance_rl/base_model/demo_long.pt"
+    for section in ("rewards", "diffusion", "eval", "cluster"):
+        assert getattr(long, section) == getattr(demo, section), section
+    assert {k: v for k, v in vars(long.rl).items() if k != "base_checkpoint"} == \
+        {k: v for k, v in vars(demo.rl).items() if k != "base_checkpoint"}
+    assert long.tune.points == demo.tune.points
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_target_pretrains_only_when_the_base_is_missing():
+    out = subprocess.run(["make", "-n", "recipe-long"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    lines = [ln for ln in out.splitlines() if "dance_rl." in ln]
+    assert "test -f .cache/dance_rl/base_model/demo_long.pt ||" in lines[0]
+    assert "-m dance_rl.pretrain --config tune_configs/recipe_long.yaml --out .cache/dance_rl/base_model/demo_long.pt" \
+        in lines[0]
+    assert lines[1].endswith("-m dance_rl.tune --config tune_configs/recipe_long.yaml")

@@ -20,9 +20,10 @@ demo: $(STAMP)
 	$(BIN)/python -m dance_rl.tune
 
 # Issue 13's recipe on a base model pretrained 1800 steps (~13 min, once) instead of 5 minutes; then the sweep (~21 min).
+# --resume: finishes an interrupted pretraining, does nothing once all 1800 steps are in the file.
 LONG_BASE := .cache/dance_rl/base_model/demo_long.pt
 recipe-long: $(STAMP)
-	test -f $(LONG_BASE) || $(BIN)/python -m dance_rl.pretrain --config tune_configs/recipe_long.yaml --out $(LONG_BASE)
+	$(BIN)/python -m dance_rl.pretrain --config tune_configs/recipe_long.yaml --out $(LONG_BASE) --resume
 	$(BIN)/python -m dance_rl.tune --config tune_configs/recipe_long.yaml
 
 test: $(STAMP)

@@ -8,8 +8,8 @@ metric suite (dance_rl.eval.paired); per metric the report gives each model's me
 first model with a 95% bootstrap CI (resampling music clips) and a Wilcoxon signed-rank p-value; FID/Div (set-level,
 against the training mocap) get bootstrap CIs and p-values. Writes into DIR: compare.md (table, arrows = better/worse
 where the CI excludes 0; a last column gives the training mocap's means for scale), compare.json, compare.csv (one row
-per sample), pareto.png (physical error index vs motion magnitude, error bars, first model marked, mocap as a cross)
-and side_by_side.mp4 (the models dancing to the first clip, music muxed).
+per sample), pareto.png (physical error index vs motion magnitude, error bars, first model marked, the mocap as a
+cross or, off the axes, a note) and side_by_side.mp4 (the models dancing to the first clip, music muxed).
 Models: any source the model loader takes (base/EDGE/exported file, RLFT checkpoint, run, trial or sweep directory).
 """
 from __future__ import annotations
@@ -99,55 +99,66 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
     return clips
 
 
+def pick_even(items: list, n: int) -> list:
+    """At most ``n`` items, evenly spread over ``items`` (first and last kept)."""
+    if len(items) <= n:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
 def mocap_windows(cfg, seconds: float, max_windows: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(poses, trans, joints) of up to ``max_windows`` ``seconds``-long windows of the training mocap, evenly picked
-    from windows at half-window strides (the FID/Div reference and the mocap column of the report)."""
+    """(poses, trans, joints) of up to ``max_windows`` ``seconds``-long windows of ``cfg.data.source``'s training
+    mocap, evenly picked from windows at half-window strides (the FID/Div reference and the mocap column). The windows
+    are picked before any is copied or run through FK, so a large corpus is never held whole."""
     from dance_rl.data.clips import list_clips
     from dance_rl.data.dataset import resolve_source
     from dance_rl.motion.fk import joints_np
     from dance_rl.motion.io import load_motion, resample
 
+    def load(record):
+        m = load_motion(record.path)
+        return resample(m, FPS) if abs(float(m.fps) - FPS) > 1e-6 else m
+
     data_dir, _ = resolve_source(cfg.data.source, "train", cfg.data.cache_dir, cfg.data.max_clips)
+    clips = list_clips(data_dir, "train", cfg.data.max_clips)
     frames = int(round(seconds * FPS))
-    windows = []
-    for r in list_clips(data_dir, "train", cfg.data.max_clips):
-        m = load_motion(r.path)
-        m = resample(m, FPS) if abs(float(m.fps) - FPS) > 1e-6 else m
-        poses, trans = np.asarray(m.poses, np.float64), np.asarray(m.trans, np.float64)
-        joints = joints_np(poses, trans)
-        for s in range(0, len(joints) - frames + 1, max(frames // 2, 1)):
-            windows.append((poses[s:s + frames], trans[s:s + frames], joints[s:s + frames]))
-    if len(windows) < 2:
+    starts = [(c, s) for c, r in enumerate(clips) for s in range(0, len(load(r).poses) - frames + 1, max(frames // 2, 1))]
+    if len(starts) < 2:
         raise UserError(f"--seconds {seconds:g}: the training mocap has fewer than 2 windows that long")
-    if len(windows) > max_windows:
-        windows = [windows[i] for i in np.linspace(0, len(windows) - 1, max_windows).round().astype(int)]
+    windows, loaded = [], (None, None)
+    for c, s in pick_even(starts, max_windows):  # in clip order: each clip is loaded once more
+        if loaded[0] != c:
+            loaded = (c, load(clips[c]))
+        poses = np.array(loaded[1].poses[s:s + frames], dtype=np.float64)
+        trans = np.array(loaded[1].trans[s:s + frames], dtype=np.float64)
+        windows.append((poses, trans, joints_np(poses, trans)))
     return windows
 
 
-def reference_features(cfg, seconds: float, max_windows: int = 96) -> dict:
-    """Stacked AIST++ features of the training mocap, cut into ``seconds``-long windows (FID/Div reference)."""
+def reference_features(cfg, seconds: float, max_windows: int = 96, windows: list | None = None) -> dict:
+    """Stacked AIST++ features of the training mocap, cut into ``seconds``-long windows (FID/Div reference); pass
+    ``windows`` (from :func:`mocap_windows`) to reuse windows already cut."""
     from dance_rl.eval.features import motion_features
 
-    feats = [motion_features(j, max_frames=None) for _, _, j in mocap_windows(cfg, seconds, max_windows)]
+    windows = windows if windows is not None else mocap_windows(cfg, seconds, max_windows)
+    feats = [motion_features(j, max_frames=None) for _, _, j in windows]
     return {k: np.stack([f[k] for f in feats]) for k in ("kinetic", "manual")}
 
 
-def mocap_reference(cfg, seconds: float, opts, base_rows: list[dict], max_windows: int = 16) -> dict:
-    """{metric: mean} of the per-sample metrics on training-mocap windows (no simulator tracking, no BAS: they have
-    no paired music here). What the recorded dancers score puts every model's numbers in scale: on the demo corpus
-    the mocap has more PFC, FGD and skating than the barely moving demo base model. Its physical error index is
-    relative to the baseline model's means, like the models'."""
+def mocap_reference(windows: list, opts, base_rows: list[dict]) -> dict:
+    """{metric: mean} of the per-sample metrics on training-mocap windows (from :func:`mocap_windows`), without
+    simulator tracking or BAS (no paired music) and without FID (the mocap is FID's reference). What the recorded
+    dancers score puts every model's numbers in scale: on the demo corpus the mocap has more PFC, FGD and skating than
+    the barely moving demo base model. The physical error index is relative to the baseline's means, like the models'."""
     from dataclasses import replace
 
-    from dance_rl.eval.paired import PER_SAMPLE, PHYSICAL_ERRORS, sample_row
+    from dance_rl.eval.paired import PER_SAMPLE, add_physical_error, sample_row
 
     opts = replace(opts, imitation=False)
-    rows = [sample_row(p, t, None, opts) for p, t, _ in mocap_windows(cfg, seconds, max_windows)]
+    rows = [sample_row(p, t, None, opts) for p, t, _ in windows]
+    add_physical_error({"baseline": [dict(r) for r in base_rows], "mocap": rows}, "baseline")
     means = {k: float(np.nanmean(v)) for k in PER_SAMPLE
              if np.isfinite(v := np.array([r.get(k, np.nan) for r in rows], dtype=np.float64)).any()}
-    base = {k: np.nanmean([r.get(k, np.nan) for r in base_rows]) for k in PHYSICAL_ERRORS}
-    parts = [means[k] / base[k] for k in PHYSICAL_ERRORS if k in means and np.isfinite(base[k]) and base[k] > 0]
-    means["physical_error"] = float(np.mean(parts)) if parts else float("nan")
     means["windows"] = len(rows)
     return means
 
@@ -247,9 +258,9 @@ def markdown(comparison: dict, names: list[str], header: list[str], mocap: dict 
               "clips; ✅/❌ where the CI excludes 0 and the Wilcoxon signed-rank p < 0.05. Physical error index = mean of PFC, FGD, Pen. rate and skating "
               "ratio relative to the baseline's means (baseline = 1)."]
     if mocap:
-        lines += ["", f"Training mocap (reference): {mocap['windows']} windows of the recorded dancing the base model "
-                  "learnt from, scored the same way (no simulator tracking, no BAS, no FID: it has no paired music); "
-                  "it shows how much of each error real dancing has."]
+        lines += ["", f"Training mocap (reference): {mocap['windows']} windows of the training split's recorded "
+                  "dancing, scored the same way (no simulator tracking or BAS: no paired music; no FID: it is FID's "
+                  "reference); it shows how much of each error real dancing has."]
     return "\n".join(lines)
 
 
@@ -260,7 +271,7 @@ def _num(v) -> str:
 def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "paired comparison",
                 mocap: dict | None = None) -> None:
     """Physical error index (↓) vs motion magnitude (↑), mean ± CI of the paired difference, baseline marked; the
-    training mocap as a grey cross when given."""
+    training mocap (:func:`_mark_mocap`) when given."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -273,8 +284,7 @@ def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "pa
         ax.errorbar(x["mean_b"], y["mean_b"], xerr=xe if i else None, yerr=ye if i else None, fmt="*" if i == 0 else "o",
                     ms=14 if i == 0 else 7, capsize=3, color="black" if i == 0 else f"C{i}",
                     label=f"{n} (baseline)" if i == 0 else n)
-    if mocap and np.isfinite(mocap.get("physical_error", np.nan)):
-        ax.plot(mocap["motion_magnitude"], mocap["physical_error"], "x", ms=10, color="grey", label="training mocap")
+    _mark_mocap(ax, mocap)
     ax.set_xlabel("motion magnitude →")
     ax.set_ylabel("physical error index (baseline = 1) ↓")
     ax.set_title(title)
@@ -282,6 +292,20 @@ def pareto_plot(comparison: dict, names: list[str], path: Path, title: str = "pa
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _mark_mocap(ax, mocap: dict | None) -> None:
+    """The training mocap as a grey cross when it falls inside the models' axes; otherwise as a note, so that it does
+    not stretch the axes over the models' error bars (on the demo corpus it moves 3-4x as much as any model)."""
+    x, y = (mocap or {}).get("motion_magnitude", np.nan), (mocap or {}).get("physical_error", np.nan)
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    if x0 <= x <= x1 and y0 <= y <= y1:
+        ax.plot(x, y, "x", ms=10, color="grey", label="training mocap")
+    else:
+        ax.text(0.98, 0.02, f"training mocap (off the axes): motion {x:.3g}, error index {y:.3g}", color="grey",
+                fontsize=7, ha="right", va="bottom", transform=ax.transAxes)
 
 
 def side_by_side(motions: dict[str, dict], clip: Clip, path: Path, seconds: float) -> Path:
@@ -336,14 +360,15 @@ def run(args, cfg, log=print) -> Path:
         if getattr(args, k) is not None:
             settings[k] = getattr(args, k)
     settings["precision"] = precision
-    reference = reference_features(cfg, args.seconds)
+    windows = mocap_windows(cfg, args.seconds, max_windows=96)
+    reference = reference_features(cfg, args.seconds, windows=windows)
     opts = EvalOptions(seconds=args.seconds, phymotion=not args.no_phymotion, imitation=not args.no_imitation)
     log(f"{len(models.names)} models × {len(clips)} clips × {args.seeds} seeds, {args.seconds:g} s each; "
         f"sampling {settings}")
     rows, groups, ids, kept = evaluate_models(models, clips, args.seeds, settings, opts, progress=not args.no_progress,
                                               keep_motions=1)
     comparison = compare_models(rows, groups, reference, n_boot=args.n_boot)
-    mocap = mocap_reference(cfg, args.seconds, opts, rows[models.names[0]])
+    mocap = mocap_reference(pick_even(windows, 16), opts, rows[models.names[0]])
     header = [f"# Paired comparison on {args.music}", "",
               f"{len(clips)} music clips × {args.seeds} seeds = {len(groups)} paired samples of {args.seconds:g} s; "
               f"same music and initial noise for every model; DDIM {settings['steps']} steps, CFG "

@@ -7,6 +7,7 @@ settings (steps, spacing, eta). docs/results.md ("Session 11: where the jitter c
 
     python scripts/jitter_probe.py [--checkpoint ckpt.pt] [--windows 24] [--t 1 10 40 99]
                                    [--sampler 10:quadratic:1 10:quadratic:0 50:quadratic:1 10:uniform:1]
+                                   [--config cfg.yaml] [--set data.source=...]   # the test split of data.source
 """
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ FPS = 30.0
 def median_accelerations(joints: np.ndarray, fps: float = FPS) -> dict:
     """(B, T, 24, 3) joint positions → median acceleration norm (m/s²) of the root, the feet and all joints."""
     from dance_rl.motion.skeleton import FOOT_JOINTS
+    from dance_rl.rewards.root_smoothness import root_acceleration
 
     j = np.asarray(joints, dtype=np.float64)
     if j.shape[1] < 3:
         raise ValueError(f"accelerations need at least 3 frames, got {j.shape[1]}")
-    a = np.linalg.norm(j[:, 2:] - 2.0 * j[:, 1:-1] + j[:, :-2], axis=-1) * fps * fps  # (B, T-2, 24)
+    a = root_acceleration(j, fps)  # (B, T-2, 24): the same central second difference, per joint
     return {"root": float(np.median(a[..., 0])), "feet": float(np.median(a[..., list(FOOT_JOINTS)])),
             "all": float(np.median(a))}
 
@@ -45,8 +47,12 @@ def parse_sampler(text: str) -> tuple[int, str, float]:
 
 
 def main(argv=None) -> int:
+    from dance_rl.config import add_config_args, load_config
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default=None, help="model source (default: the cached demo base model)")
+    add_config_args(p)
+    p.add_argument("--checkpoint", default=None, help="model source (default: rl.base_checkpoint or the cached demo "
+                                                      "base model)")
     p.add_argument("--windows", type=int, default=24, help="test mocap windows (and music) to use")
     p.add_argument("--t", type=int, nargs="+", default=[1, 10, 40, 99], help="noise levels for the x̂0 probe")
     p.add_argument("--sampler", nargs="+", default=["10:quadratic:1", "10:quadratic:0", "50:quadratic:1",
@@ -54,21 +60,22 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     samplers = [parse_sampler(s) for s in args.sampler]
-    if args.windows < 1 or min(args.t) < 0 or max(args.t) > 999:
-        raise UserError("--windows must be >= 1 and every --t in 0..999")
+    cfg = load_config(args.config, args.overrides + ([f"rl.base_checkpoint={args.checkpoint}"] if args.checkpoint
+                                                     else []))
+    last_t = cfg.diffusion.timesteps - 1
+    if args.windows < 1 or min(args.t) < 0 or max(args.t) > last_t:
+        raise UserError(f"--windows must be >= 1 and every --t in 0..{last_t} (diffusion.timesteps - 1)")
 
     import torch
 
-    from dance_rl.config import load_config
+    from dance_rl.cluster.inputs import load_base_model
     from dance_rl.data.dataset import dataset_from_config
     from dance_rl.diffusion.checkpoint import load_model
     from dance_rl.diffusion.sampler import ddim_sample, predict_x0
     from dance_rl.diffusion.schedule import NoiseSchedule
-    from dance_rl.diffusion.trainer import default_demo_checkpoint
     from dance_rl.motion.representation import features_to_joints
 
-    cfg = load_config(None, [])
-    model, norm, _ = load_model(args.checkpoint or default_demo_checkpoint(cfg.data.cache_dir), use_ema=True)
+    model, norm, _ = load_model(load_base_model(cfg)["path"], use_ema=True)
     model.eval()
     ds = dataset_from_config(cfg.data, "test", normalizer=norm)
     idx = np.unique(np.linspace(0, len(ds) - 1, args.windows).round().astype(int))

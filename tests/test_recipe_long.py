@@ -1,5 +1,5 @@
-"""`make recipe-long`: pretrain the 1800-step base model once (skipped when it exists), then sweep the recipe on it;
-tune_configs/recipe_long.yaml is the demo recipe with only the base model changed."""
+"""`make recipe-long`: pretrain the 1800-step base model (resumed: finishes a cut run, a no-op on a finished one), then
+sweep the recipe on it; tune_configs/recipe_long.yaml is the demo recipe with only the base model changed."""
 import shutil
 import subprocess
 
@@ -23,11 +23,10 @@ def test_recipe_long_is_the_demo_recipe_on_the_long_base():
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_make_target_pretrains_only_when_the_base_is_missing():
+def test_make_target_resumes_the_pretraining_then_sweeps():
     out = subprocess.run(["make", "-n", "recipe-long"], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
     lines = [ln for ln in out.splitlines() if "dance_rl." in ln]
-    assert "test -f .cache/dance_rl/base_model/demo_long.pt ||" in lines[0]
-    assert "-m dance_rl.pretrain --config tune_configs/recipe_long.yaml --out .cache/dance_rl/base_model/demo_long.pt" \
-        in lines[0]
+    assert lines[0].endswith("-m dance_rl.pretrain --config tune_configs/recipe_long.yaml "
+                             "--out .cache/dance_rl/base_model/demo_long.pt --resume")
     assert lines[1].endswith("-m dance_rl.tune --config tune_configs/recipe_long.yaml")

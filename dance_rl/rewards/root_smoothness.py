@@ -22,7 +22,7 @@ ACCEL_SCALE = 10.0  # m/s²
 
 def root_acceleration(trans: np.ndarray, fps: float) -> np.ndarray:
     """(B,T,D) root positions (D = 3, or 2 for the horizontal part) → (B,T-2) acceleration norms, m/s² (central
-    second difference)."""
+    second difference). Any axes between T and D pass through: (B,T,J,3) joints → (B,T-2,J)."""
     p = np.asarray(trans, dtype=np.float64)
     return vnorm(p[:, 2:] - 2.0 * p[:, 1:-1] + p[:, :-2]) * fps * fps
 

@@ -93,10 +93,7 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
             clips += _cut(f.stem, extract_features(f, min_seconds=0.0), frames, clips_per_song, f)
     if not clips:
         raise UserError(f"--seconds {seconds:g}: every song of --music {music} is shorter than that; pass fewer seconds")
-    if len(clips) > num_clips:
-        idx = np.unique(np.linspace(0, len(clips) - 1, num_clips).round().astype(int))
-        clips = [clips[i] for i in idx]
-    return clips
+    return pick_even(clips, num_clips)
 
 
 def pick_even(items: list, n: int) -> list:

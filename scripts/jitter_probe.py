@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     import torch
 
     from dance_rl.cluster.inputs import load_base_model
+    from dance_rl.compare import pick_even
     from dance_rl.data.dataset import dataset_from_config
     from dance_rl.diffusion.checkpoint import load_model
     from dance_rl.diffusion.sampler import ddim_sample, predict_x0
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     model, norm, _ = load_model(load_base_model(cfg)["path"], use_ema=True)
     model.eval()
     ds = dataset_from_config(cfg.data, "test", normalizer=norm)
-    idx = np.unique(np.linspace(0, len(ds) - 1, args.windows).round().astype(int))
+    idx = pick_even(list(range(len(ds))), args.windows)
     x0 = torch.stack([ds[int(i)][0] for i in idx])
     cond = torch.stack([ds[int(i)][1] for i in idx])
     w = cfg.diffusion.guidance_weight

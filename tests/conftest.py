@@ -29,6 +29,16 @@ def rng():
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
+def load_script(name: str):
+    """A module of scripts/ (they are not a package), imported by path for its functions and main()."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory):
     """A 2-clip demo corpus cache and a tiny (untrained) base checkpoint: enough for RL mechanics tests."""

@@ -1,21 +1,15 @@
 """scripts/jitter_probe.py: the acceleration statistic behind docs/results.md's jitter table, and its CLI errors."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dance_rl.errors import cli_main
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "jitter_probe.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def probe():
-    spec = importlib.util.spec_from_file_location("jitter_probe", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("jitter_probe")
 
 
 def test_constant_velocity_has_no_acceleration_and_alternation_is_measured(probe):

@@ -1,21 +1,15 @@
 """scripts/smoothing_probe.py: the moving average it applies to samples (the measurement in docs/results.md)."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dance_rl.motion.representation import FEATURE_DIM, TRANS_SLICE
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "smoothing_probe.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def probe():
-    spec = importlib.util.spec_from_file_location("smoothing_probe", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("smoothing_probe")
 
 
 def jittery(t=30):

@@ -150,12 +150,26 @@ def _kill_reward_node_when_scoring(c, killed: dict, timeout_s: float = 300.0) ->
         time.sleep(0.2)
 
 
-def _record_node_resources(c, seen: dict, stop: threading.Event) -> None:
-    """Every node's resources while it is alive. A dead node's table entry may list none, and besides the node this
-    test kills, the autoscaler may end a node whose heartbeat lapsed under load (seen on a busy 2-core CI machine)."""
+def _alive_placements(c) -> dict:
+    """{actor class: nodes where one of its actors is ALIVE now}. Not the table's Address of a pending or dead actor:
+    while an actor's lease is pending (a restart waiting for a new sim node) its Address names the node the lease was
+    first sent to (its owner's node), where it never runs (seen on CI: a RewardWorker "on" a gpu_1x node)."""
+    out: dict = {}
+    for a in c.global_state.actor_table(None).values():
+        if a["State"] == "ALIVE":
+            out.setdefault(a["ActorClassName"], set()).add(a["Address"]["NodeID"])
+    return out
+
+
+def _record_cluster(c, seen: dict, ran: dict, stop: threading.Event) -> None:
+    """Every node's resources while it is alive, and where each actor class ran. A dead node's table entry may list no
+    resources, and besides the node this test kills, the autoscaler may end a node whose heartbeat lapsed under load
+    (seen on a busy 2-core CI machine)."""
     while not stop.is_set():
         for node, res in _node_resources(c).items():
             seen.setdefault(node, {}).update(res)   # union over samples: a dying node's entry may list fewer
+        for cls, nodes in _alive_placements(c).items():
+            ran.setdefault(cls, set()).update(nodes)
         stop.wait(0.2)
 
 
@@ -165,9 +179,10 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     assert _worker_node_ids(c) == []                        # the head alone: no sim node is up at sweep start
     killed: dict = {}
     seen: dict = {}
+    ran: dict = {}
     stop = threading.Event()
     killer = threading.Thread(target=_kill_reward_node_when_scoring, args=(c, killed), daemon=True)
-    recorder = threading.Thread(target=_record_node_resources, args=(c, seen, stop), daemon=True)
+    recorder = threading.Thread(target=_record_cluster, args=(c, seen, ran, stop), daemon=True)
     recorder.start()
     killer.start()
     try:
@@ -187,15 +202,16 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     for n, r in _node_resources(c).items():
         res.setdefault(n, {}).update(r)
     actors = _actors_by_class(c)
-    placed = {cls: {a["Address"]["NodeID"] for a in actors.get(cls, [])} for cls in
-              ("RewardWorker", "SamplerWorker", "LearnerWorker")}
+    for cls, n in _alive_placements(c).items():
+        ran.setdefault(cls, set()).update(n)
+    placed = {cls: ran.get(cls, set()) for cls in ("RewardWorker", "SamplerWorker", "LearnerWorker")}
     assert all(placed.values()), placed
     # autoscaled cpu_sim nodes (for a node that died: the resources it had while alive)
     no_sim = {n[-6:]: res.get(n) for n in placed["RewardWorker"] if res.get(n, {}).get("sim", 0) <= 0}
     assert not no_sim, (no_sim, {n[-6:]: r.get("sim") for n, r in res.items()})
     assert all(res[n].get("GPU", 0) > 0 for n in placed["SamplerWorker"] | placed["LearnerWorker"])  # gpu_1x
     assert res[c.head_node.node_id].get("CPU", 0) == 0
-    everything = {a["Address"]["NodeID"] for group in actors.values() for a in group}
+    everything = set().union(*ran.values())
     assert c.head_node.node_id not in everything                  # trials reserve nothing of the CPU: 0 head
 
     # Node loss: the killed node is gone; reward actors went on on another autoscaled sim node (the actor restarted,

@@ -27,7 +27,6 @@ import numpy as np
 
 from dance_rl.errors import UserError, cli_main
 
-AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
 FPS = 30
 
 
@@ -83,13 +82,9 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
             clips += _cut(r.clip_id, clip_features(r, cfg.data.cache_dir)[1], frames, clips_per_song,
                           audio_path if audio_path.is_file() else None)
     else:
-        folder = Path(music)
-        if not folder.is_dir():
-            raise UserError(f"--music {music}: not a folder; pass a folder of audio files (wav/mp3/ogg/flac) or demo-test")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-        if not files:
-            raise UserError(f"--music {folder}: no audio files (wav/mp3/ogg/flac) in it")
-        for f in files:  # songs shorter than one clip are skipped (_cut gives none); unreadable ones are an error
+        from dance_rl.music.audio import audio_files
+
+        for f in audio_files(music, "--music", " or demo-test"):  # songs shorter than one clip are skipped (_cut gives none); unreadable ones are an error
             clips += _cut(f.stem, extract_features(f, min_seconds=0.0), frames, clips_per_song, f)
     if not clips:
         raise UserError(f"--seconds {seconds:g}: every song of --music {music} is shorter than that; pass fewer seconds")

@@ -260,6 +260,9 @@ class RLConfig:
     render_every: int = _f(0, lo=0, doc="python -m dance_rl.train: render a fixed-seed clip every N iterations "
                                          "(clips/iter_N.mp4 + a TensorBoard frame strip); 0 = never")
     micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
+    music: str = _f("", doc="folder of audio files whose windows (half-window stride) condition the RL samples; '' = "
+                            "data.source's training music. RL needs no paired dance, so real songs can stand in for "
+                            "the demo corpus's synthesised music (scripts/train_music.sh)")
     base_checkpoint: str = _f("", doc="model to fine-tune: any model source (file, RLFT checkpoint, run/trial/sweep "
                                       "directory); '' = the cached demo base model, built if missing")
     eval_every: int = _f(0, lo=0, doc="held-out evaluation (eval.*) every N iterations; 0 = only at the end")

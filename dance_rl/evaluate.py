@@ -21,9 +21,9 @@ import numpy as np
 
 from dance_rl.errors import UserError, cli_main
 from dance_rl.fileio import atomic_write
+from dance_rl.music.audio import AUDIO_SUFFIXES
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".bvh")
-AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
 _AIST_MUSIC = re.compile(r"(?:^|_)(m[A-Z]{2}\d)(?:_|$)")
 
 

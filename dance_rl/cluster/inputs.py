@@ -38,9 +38,19 @@ def _public_card(card: dict) -> dict:
 
 
 def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, list[str]]:
-    """All music windows of ``split`` as (N, T, 35) features and their keys ``clip@start`` (the per-music key)."""
+    """All music windows of ``split`` as (N, T, 35) features and their keys ``clip@start`` (the per-music key); for
+    training, the windows of the songs in ``rl.music`` when set."""
     from dance_rl.data.dataset import dataset_from_config
     from dance_rl.motion.representation import Normalizer
+
+    if split == "train" and cfg.rl.music:
+        from dance_rl.music.cache import folder_windows
+
+        frames = cfg.data.window_frames
+        music, keys = folder_windows(Path(cfg.rl.music).expanduser(), Path(cfg.data.cache_dir) / "features",
+                                     frames, max(1, frames // 2))
+        log(f"{len(keys)} music windows from {len({k.rsplit('@', 1)[0] for k in keys})} songs in rl.music={cfg.rl.music}")
+        return music, keys
 
     # The normaliser is irrelevant for music; pass a dummy one so no motion statistics are computed.
     ds = dataset_from_config(cfg.data, split, normalizer=Normalizer(np.zeros(151), np.ones(151)))

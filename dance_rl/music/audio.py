@@ -18,6 +18,18 @@ SILENCE_RMS = 1e-4  # about -80 dBFS; real music is orders of magnitude louder
 AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
 
 
+def audio_files(folder: str | os.PathLike, label: str, or_else: str = "") -> list[Path]:
+    """The audio files (wav/mp3/ogg/flac) directly in ``folder``, sorted; ``label`` names the input in errors,
+    ``or_else`` ends the fix (" or demo-test")."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise UserError(f"{label} {d}: not a folder; pass a folder of audio files (wav/mp3/ogg/flac){or_else}")
+    files = sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    if not files:
+        raise UserError(f"{label} {d}: no audio files (wav/mp3/ogg/flac) in it")
+    return files
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 

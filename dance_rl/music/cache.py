@@ -72,3 +72,21 @@ def cached_features(
     except OSError as e:
         raise UserError(f"{cache_dir}: cannot write the feature cache ({e.strerror}); pick a writable cache_dir") from e
     return arr
+
+
+def folder_windows(folder: str | os.PathLike, cache_dir: str | os.PathLike, frames: int, stride: int,
+                   label: str = "rl.music") -> tuple[np.ndarray, list[str]]:
+    """Every ``frames``-long feature window, at ``stride`` frames, of every song in an audio folder: (N, frames, 35)
+    and keys ``song@start_s``. Why: RL fine-tuning needs music only (no paired dance), so it can train on real songs
+    that no mocap exists for; songs shorter than one window are skipped."""
+    from dance_rl.music.audio import audio_files
+
+    windows, keys = [], []
+    for f in audio_files(folder, label):
+        feats = cached_features(f, cache_dir, min_seconds=0.0)
+        for start in range(0, len(feats) - frames + 1, stride):
+            windows.append(feats[start:start + frames])
+            keys.append(f"{f.stem}@{start / FPS:g}s")
+    if not windows:
+        raise UserError(f"{label} {folder}: every song is shorter than one {frames / FPS:g}-s window; add longer songs")
+    return np.stack(windows).astype(np.float32), keys

@@ -96,3 +96,50 @@ def test_errors(song, tmp_path):
     assert cached_features(short, cache, min_seconds=2.0).shape == (90, 35)
     with pytest.raises(UserError, match="shorter than one 5-s window"):  # a cache hit gives the same answer as a miss
         cached_features(short, cache)
+
+
+def test_folder_windows_cuts_every_song_at_the_stride_and_skips_short_ones(tmp_path):
+    from dance_rl.music.cache import folder_windows
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    save_wav(songs / "b_long.wav", synthesize_music(None, 110.0, 12.0, sr=22050, seed=1), 22050)
+    save_wav(songs / "a_short.wav", synthesize_music(None, 120.0, 3.0, sr=22050, seed=2), 22050)
+    (songs / "notes.txt").write_text("not audio")
+    music, keys = folder_windows(songs, tmp_path / "cache", frames=150, stride=75)
+    full = cached_features(songs / "b_long.wav", tmp_path / "cache", min_seconds=0.0)   # 360 frames
+    assert full.shape[0] == 360
+    assert keys == ["b_long@0s", "b_long@2.5s", "b_long@5s"]   # starts 0, 75, 150 (≤ 360 − 150); the 3-s song: none
+    assert music.shape == (3, 150, 35) and music.dtype == np.float32
+    np.testing.assert_array_equal(music[2], full[150:300])
+
+
+def test_folder_windows_errors_name_the_input(tmp_path):
+    from dance_rl.music.cache import folder_windows
+
+    with pytest.raises(UserError, match=r"^rl.music .*missing: not a folder"):
+        folder_windows(tmp_path / "missing", tmp_path / "cache", 150, 75)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no audio files"):
+        folder_windows(tmp_path / "empty", tmp_path / "cache", 150, 75)
+    (tmp_path / "short").mkdir()
+    save_wav(tmp_path / "short" / "s.wav", synthesize_music(None, 120.0, 3.0, sr=22050), 22050)
+    with pytest.raises(UserError, match="shorter than one 5-s window"):
+        folder_windows(tmp_path / "short", tmp_path / "cache", 150, 75)
+
+
+def test_rl_music_replaces_the_training_music_of_the_conditions(tmp_path):
+    """rl.music set: the RL conditions are its songs' windows at a half-window stride, not data.source's music."""
+    from dance_rl.cluster.inputs import load_conditions
+    from dance_rl.config import load_config
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    save_wav(songs / "tune.wav", synthesize_music(None, 128.0, 10.0, sr=22050, seed=3), 22050)
+    cfg = load_config(None, [f"rl.music={songs}", f"data.cache_dir={tmp_path / 'cache'}"])
+    lines: list = []
+    music, keys = load_conditions(cfg, log=lines.append)
+    assert keys == ["tune@0s", "tune@2.5s", "tune@5s"] and music.shape == (3, 150, 35)
+    assert "3 music windows from 1 songs" in lines[0]
+    np.testing.assert_array_equal(music[1], cached_features(songs / "tune.wav", tmp_path / "cache" / "features",
+                                                            min_seconds=0.0)[75:225])

@@ -73,3 +73,9 @@ def test_train_cli_errors(tiny_base, tmp_path):
     r = subprocess.run([sys.executable, "-m", "dance_rl.train", "--resume"], cwd=REPO, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "--resume needs --out" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "dance_rl.train", "--config", str(REPO / "tune_configs" / "smoke.yaml"),
+                        "--out", str(tmp_path / "y"), *[a for o in smoke_overrides(tiny_base, f"rl.music={tmp_path / 'nope'}")
+                                                       for a in ("--set", o)]],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: rl.music "), r.stderr[-2000:]
+    assert "not a folder" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "y").exists()

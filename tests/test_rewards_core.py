@@ -94,12 +94,15 @@ def test_fgd_hand_values_and_shift_invariance():
     np.testing.assert_allclose(r["per_frame"], 1 + np.exp(-100 * 0.05 ** 2), rtol=1e-5)  # g = 0.05
     np.testing.assert_allclose(r["per_sample"], 1 + np.exp(-0.25), rtol=1e-5)
     g = fgd_ground(b)
-    np.testing.assert_allclose(g["per_frame"][0], [2, 1 + np.exp(-1), 2, 1 + np.exp(-1)], atol=1e-5)
+    np.testing.assert_allclose(g["per_frame"][0], [2, 1 + np.exp(-1) - 0.1, 2, 1 + np.exp(-1) - 0.1], atol=1e-5)
     np.testing.assert_allclose(g["diagnostics"]["floating"], 0.05, atol=1e-6)
     # as coded: a constant raise changes nothing; against the ground it costs reward
     raised = MotionBatch(poses, trans + np.array([0, 0, 0.3], np.float32))
     np.testing.assert_allclose(fgd(raised)["per_sample"], r["per_sample"], rtol=1e-6)
     assert fgd_ground(raised)["per_sample"][0] < g["per_sample"][0] - 0.4
+    # no plateau: where the Gaussian is flat (0.3 m vs 0.4 m: exp(-9) vs exp(-16)) the tail still ranks them
+    higher = MotionBatch(poses, trans + np.array([0, 0, 0.4], np.float32))
+    assert fgd_ground(raised)["per_sample"][0] - fgd_ground(higher)["per_sample"][0] > 0.09
 
 
 # -------------------------------------------------------------------------------------------------------- antifreeze

@@ -5,7 +5,8 @@ import torch
 
 from dance_rl.config import SimConfig
 from dance_rl.data import demo
-from dance_rl.rewards.imitation import imitation_reward, tracking_errors, tracking_reward
+from dance_rl.motion.fk import joints_np
+from dance_rl.rewards.imitation import imitation_reward, on_floor, tracking_errors, tracking_reward
 from dance_rl.sim.humanoid import humanoid_model
 from dance_rl.sim.retarget import motion_to_qpos
 from dance_rl.sim.tracker import Tracker
@@ -63,15 +64,19 @@ def test_real_clips_score_high_and_corruptions_score_lower(tracker):
     np.testing.assert_allclose(clean["per_sample"], clean["per_frame"].mean(1))
     assert (d["survival"] == 1).all() and not d["failed"].any()
     assert (clean["per_sample"] > 0.8).all(), clean["per_sample"]
-    floating = trans.copy()
-    floating[..., 2] += 0.5
-    fl = imitation_reward(poses, floating, FPS, sim=tracker)
-    assert (fl["per_sample"] < clean["per_sample"] - 0.05).all(), fl["per_sample"]
     jitter = poses + np.random.default_rng(0).normal(0.0, 0.1, poses.shape)
     ji = imitation_reward(jitter, trans, FPS, sim=tracker)
     assert (ji["per_sample"] < clean["per_sample"] - 0.2).all(), ji["per_sample"]
-    # the floating body cannot be held up by the bounded residual: it needs more of it while it lasts
-    assert (fl["diagnostics"]["residual_force"] > d["residual_force"]).all()
+    # a whole clip floating or sinking is tracked on the floor (fgd_ground punishes it): the same reward. Tracked
+    # where it was drawn, a 10-cm float scored higher than the grounded clip on the demo mocap.
+    for dz in (0.1, 0.5, -0.05):
+        moved = trans.copy()
+        moved[..., 2] += dz
+        np.testing.assert_allclose(imitation_reward(poses, moved, FPS, sim=tracker)["per_sample"], clean["per_sample"],
+                                   atol=1e-3)   # rounding of the shifted heights, grown by 5 s of simulation
+    np.testing.assert_allclose(on_floor(poses, trans + [0, 0, 0.3]), on_floor(poses, trans), atol=1e-9)
+    lowest = joints_np(poses, on_floor(poses, trans))[..., 2].min(-1)
+    np.testing.assert_allclose(lowest.mean(1), 0.0, atol=1e-9)
 
 
 def test_termination_zeroes_the_rest_and_failure_zeroes_all(tracker):
@@ -95,7 +100,8 @@ def test_single_clip_and_residual_penalty(tracker):
     model = humanoid_model()
     poses = np.zeros((20, 24, 3))
     poses[:, 0] = [np.pi / 2, 0, 0]
-    trans = np.tile(model.qpos0[:3] + [0, 0, 0.3], (20, 1))  # hovering: residual force saturates while it falls
+    trans = np.tile(model.qpos0[:3], (20, 1))
+    trans[::2, 2] += 0.3  # bobbing 30 cm every frame: the residual force saturates chasing it
     plain = imitation_reward(poses, trans, FPS, sim=tracker)
     penalised = imitation_reward(poses, trans, FPS, sim=tracker, residual_weight=0.1)
     assert plain["per_frame"].shape == (1, 20)

@@ -10,6 +10,12 @@ Per frame, comparing the simulation (``dance_rl.sim.tracker``) with the referenc
 - e_pos: mean over the 24 joints and xyz of the squared world-position difference (m²);
 - e_rot: mean over the 24 joints of the squared angle between world rotations (rad²).
 
+The simulated body tracks the motion shifted so that its lowest joint's clip-mean height is 0 (``on_floor``), so the
+reward does not change when the whole clip floats or sinks: that is ``fgd_ground``'s to punish. Why: the fixed
+controller leans on the root residual force (~330 N of its 350 N limit on the clean demo mocap) and tracks worse
+where the feet meet the floor, so a raised reference scored *higher* (demo mocap: 0.797 grounded, 0.833 raised 10
+cm; world-rotation error −60%), and an RL run on real music floated its dancers 7 → 24 cm above the floor.
+
 r_t = 0 from the frame the head falls below the termination height on, and for the whole clip when the simulation
 diverged; the reward is the mean over frames (survival and tracking in one scalar). The residual root force is not
 part of the coded reward; ``residual_weight`` > 0 blends in Skeleton2Stage's policy-training penalty
@@ -72,6 +78,17 @@ def tracking_reward(errors: dict[str, np.ndarray]) -> np.ndarray:
     return sum(w * np.exp(-s * errors[k]) for w, s, k in zip(WEIGHTS, SCALES, keys))
 
 
+def on_floor(poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """``trans`` (B,T,3) shifted vertically per clip so that the mean over frames of the lowest joint's height is 0
+    (NaN clips pass through unchanged)."""
+    from dance_rl.motion.fk import joints_np
+
+    lowest = joints_np(np.nan_to_num(poses), np.nan_to_num(trans))[..., 2].min(axis=-1)  # (B,T)
+    out = np.array(trans, dtype=np.float64, copy=True)
+    out[..., 2] -= lowest.mean(axis=1, keepdims=True)
+    return out
+
+
 def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight: float = 0.0,
                      residual_scale: float = 30.0) -> dict:
     """Imitation reward of a batch of motions.
@@ -89,7 +106,7 @@ def imitation_reward(poses, trans, fps: float = 30.0, sim=None, residual_weight:
     if poses.ndim != 4 or poses.shape[-2:] != (24, 3) or trans.shape != poses.shape[:2] + (3,):
         raise ValueError(f"imitation_reward: poses {poses.shape} / trans {trans.shape} must be (B,T,24,3) / (B,T,3)")
     tracker = _tracker(sim)
-    qpos_ref = motion_to_qpos(np.nan_to_num(poses), np.nan_to_num(trans))
+    qpos_ref = motion_to_qpos(np.nan_to_num(poses), np.nan_to_num(on_floor(poses, trans)))
     bad = ~(np.isfinite(poses).all((1, 2, 3)) & np.isfinite(trans).all((1, 2)))
     qpos_ref[bad] = np.nan  # the tracker marks these failed
     res = tracker.track(qpos_ref, fps)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dance_rl.errors import UserError
-from dance_rl.rewards.imitation import tracking_errors, tracking_reward
+from dance_rl.rewards.imitation import on_floor, tracking_errors, tracking_reward
 
 POLICY_FILE = "policy.pt"  # inside each RLlib checkpoint folder of `python -m dance_rl.imitation_policy train`
 _KEY = "rewards.imitation.policy_checkpoint"
@@ -114,7 +114,7 @@ def policy_imitation_reward(poses, trans, fps: float = 30.0, sim=None, policy_ch
                           blob["env"]["action_scale"])  # rewards are computed below, on whole trajectories
     B, T = poses.shape[:2]
     finite = np.isfinite(poses).all((1, 2, 3)) & np.isfinite(trans).all((1, 2))
-    qpos_ref = motion_to_qpos(np.nan_to_num(poses), np.nan_to_num(trans))
+    qpos_ref = motion_to_qpos(np.nan_to_num(poses), np.nan_to_num(on_floor(poses, trans)))  # float-invariant
     qpos_ref[~finite] = np.asarray(env.model.qpos0)
     ref = env.reference(qpos_ref)
     qpos, qvel = qpos_ref.copy(), ref["qvel"].copy()

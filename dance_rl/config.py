@@ -181,6 +181,14 @@ class SkatingTerm(RewardTerm):
 
 
 @dataclass
+class PhyMotionTerm(RewardTerm):
+    floor: str = _f("clip", choices=("clip", "ground", "min_foot"),
+                    doc="foot heights measured from: 'clip' = the clip's mean lowest-joint height (a rigid float or "
+                        "sink changes nothing; fgd_ground punishes those), 'ground' = z = 0 (what evaluation reports; "
+                        "its penetration term then pays for floating), 'min_foot' = the release's lowest foot")
+
+
+@dataclass
 class RewardsConfig:
     """Weights per registered reward (paper: imitation 0.51, anti-freezing 0.49, FGD 0.01). Weight 0 = not computed."""
     imitation: ImitationTerm = field(default_factory=lambda: ImitationTerm(weight=0.51),
@@ -190,7 +198,8 @@ class RewardsConfig:
                                        metadata={"doc": "anti-freezing: mean joint kinetic energy (rewards motion)"})
     fgd: RewardTerm = _term(0.01, "foot-ground deviation: a steady lowest-joint height (relative to the clip's own "
                                   "mean, so blind to a constant float)")
-    phymotion: RewardTerm = _term(0.0, "PhyMotion's kinematic, contact and dynamic plausibility scores")
+    phymotion: PhyMotionTerm = field(default_factory=PhyMotionTerm,
+                                     metadata={"doc": "PhyMotion's kinematic, contact and dynamic plausibility scores"})
     fgd_ground: RewardTerm = _term(0.0, "FGD against the z = 0 floor (punishes a constant float/sink)")
     skating: SkatingTerm = field(default_factory=SkatingTerm,
                                  metadata={"doc": "foot sliding while in contact with the floor"})

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from dance_rl.data import demo
+from dance_rl.errors import UserError
 from dance_rl.motion.fk import joints_np
 from dance_rl.motion.skeleton import UPRIGHT_ROOT_AA
 from dance_rl.rewards import registry
@@ -71,6 +72,16 @@ def test_contact_hand_values():
     raised[..., 2] += 0.05  # no foot touches: balance distance 1 m → full violation
     r = contact_score(raised, com, 30.0)
     assert r["balance_violation"][0] == pytest.approx(1.0) and r["score"][0] == pytest.approx(0.75)
+    # floor="clip" (what RL uses): heights from the clip's mean lowest joint, so sinking or raising the whole clip
+    # changes nothing, while a dip below that mean still counts as penetration
+    clean = contact_score(j, com, 30.0, floor="clip")
+    for moved in (sunk, raised):
+        assert contact_score(moved, com, 30.0, floor="clip")["score"][0] == pytest.approx(clean["score"][0])
+    dip = j.copy()
+    dip[:, : T // 2, :, 2] -= 0.02  # first half 2 cm lower: its feet are 1 cm below the clip's mean lowest joint
+    assert contact_score(dip, com, 30.0, floor="clip")["penetration"][0] == pytest.approx(0.005)  # 2 toes·T/2·0.01/(2T)
+    with pytest.raises(UserError, match="'clip'"):
+        contact_score(j, com, 30.0, floor="nowhere")
 
 
 def test_dynamic_hand_values():
@@ -155,3 +166,17 @@ def test_axis_rewards_spell_out_the_parameters_of_phymotion_terms():
         got = [(p.name, p.default) for p in list(inspect.signature(fn).parameters.values())[1:]]
         assert got == want, name
         assert registry.accepted_params(fn) == {n for n, _ in want}
+
+
+def test_rl_phymotion_measures_from_the_clip_floor():
+    """The RL reward term defaults to floor='clip' and the reward actors receive it; evaluation keeps 'ground'."""
+    from dance_rl.cluster.roles import reward_kwargs
+    from dance_rl.config import load_config
+
+    assert reward_kwargs(load_config(None, ["rewards.phymotion.weight=0.4"]))["reward_params"]["phymotion"] == \
+        {"floor": "clip"}
+    b = MotionBatch(np.zeros((2, 20, 24, 3)), np.tile([0.0, 0.0, 0.95], (2, 20, 1)))
+    b2 = MotionBatch(np.zeros((2, 20, 24, 3)), np.tile([0.0, 0.0, 1.25], (2, 20, 1)))   # the same pose 30 cm higher
+    rc = registry.get_reward("phymotion")
+    a, c = rc(b, use_sim=False, floor="clip"), rc(b2, use_sim=False, floor="clip")
+    np.testing.assert_allclose(a["per_sample"], c["per_sample"])

@@ -23,9 +23,9 @@ Deviations from the release:
   foot body over the clip = 0) makes penetration zero by construction and floating/sinking invisible. ``"clip"``
   measures from the clip's mean lowest-joint height: dips below it still count as penetration, but a rigid float or
   sink changes nothing. RL uses it (``rewards.phymotion.floor``) because with ``"ground"`` the penetration term, which
-  has no height-based floating counterpart, paid for floating: on the 1800-step model's samples a 10-cm raise gained
-  +0.017 PhyMotion, ~1.7 of its within-batch standard deviations, against fgd_ground's −0.19 (~0.6 of its own), and
-  runs on real music floated 30 cm above the floor.
+  has no height-based floating counterpart, paid for floating: on 24 samples of the 1800-step model a 10-cm raise
+  gained +0.015 PhyMotion (0.4 of its within-batch standard deviation) while fgd_ground lost 0.29 (1.0 of its own), so
+  at the recipe's weights (0.4 and 0.2) after per-reward normalisation a rigid float was nearly free.
 * Self-collision "percent" comes from simulator capsule contacts between non-adjacent bodies, not mesh triangles:
   pct_t = 100 · Σ penetration depth / ``SELF_PEN_DEPTH_REF`` (see `physics_probe.py`).
 * Self-collision violation is graded beyond the release's "severe" 20 % (``self_collision="graded"``, default):

@@ -84,7 +84,8 @@ def heldout_clips(music: str, cfg, seconds: float, num_clips: int, clips_per_son
     else:
         from dance_rl.music.audio import audio_files
 
-        for f in audio_files(music, "--music", " or demo-test"):  # songs shorter than one clip are skipped (_cut gives none); unreadable ones are an error
+        # songs shorter than one clip are skipped (_cut gives none); unreadable ones are an error
+        for f in audio_files(music, "--music", " or demo-test"):
             clips += _cut(f.stem, extract_features(f, min_seconds=0.0), frames, clips_per_song, f)
     if not clips:
         raise UserError(f"--seconds {seconds:g}: every song of --music {music} is shorter than that; pass fewer seconds")

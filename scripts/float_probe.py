@@ -50,6 +50,8 @@ def _motions(args, cfg) -> tuple[np.ndarray, np.ndarray, str]:
         return np.stack([c[0] for c in clips]), np.stack([c[1] for c in clips]), f"{len(CLIPS)} demo mocap clips"
     if not args.music:
         raise UserError("--checkpoint needs --music (a folder of songs to sample the model on)")
+    if args.clips < 1:
+        raise UserError(f"--clips {args.clips}: sample at least 1 song")
     from dance_rl.compare import generate, heldout_clips
     from dance_rl.diffusion.checkpoint import load_model, sampling_settings
 

@@ -43,8 +43,10 @@ def test_only_fgd_ground_moves_with_a_rigid_raise_and_the_ground_floor_pays(prob
 def test_errors_are_one_line(probe, capsys):
     assert cli_main(probe.main, ["--rewards", "nope"]) == 2
     assert cli_main(probe.main, ["--checkpoint", "x.pt"]) == 2
+    assert cli_main(probe.main, ["--checkpoint", "x.pt", "--music", ".", "--clips", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "unknown ['nope']" in err[0] and "--checkpoint needs --music" in err[1]
+    assert len(err) == 3 and "unknown ['nope']" in err[0] and "--checkpoint needs --music" in err[1]
+    assert "--clips 0" in err[2]
 
 
 def test_runs_on_a_models_samples(probe, tiny_base, tmp_path, capsys):

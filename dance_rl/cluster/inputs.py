@@ -49,7 +49,8 @@ def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, l
         frames = cfg.data.window_frames
         music, keys = folder_windows(Path(cfg.rl.music).expanduser(), Path(cfg.data.cache_dir) / "features",
                                      frames, max(1, frames // 2))
-        log(f"{len(keys)} music windows from {len({k.rsplit('@', 1)[0] for k in keys})} songs in rl.music={cfg.rl.music}")
+        songs = len({k.rsplit("@", 1)[0] for k in keys})
+        log(f"{len(keys)} music windows from {songs} songs in rl.music={cfg.rl.music}")
         return music, keys
 
     # The normaliser is irrelevant for music; pass a dummy one so no motion statistics are computed.

@@ -29,11 +29,12 @@ def skating(batch: MotionBatch, contact_height: float = CONTACT_HEIGHT, speed_sc
     While the lowest foot joint is below ``support_height``, the foot joints within ``contact_height`` of it count as
     in contact (``support_height`` = 0: those below ``contact_height`` above the floor, as GMD): a dancer who is not
     jumping stands on something, wherever the floor is drawn. So the reward does not change when the whole body
-    floats (measuring floating is ``fgd_ground``'s job). History: without the rule, lifting both feet a few centimetres off the floor escaped the reward entirely (the lr 3e-4 run of
-    docs/results.md: skating reward 0.27 → 1.0 while held-out foot-ground deviation tripled); with a 0.25 m limit the
-    policy floated higher (run E6); with the rule counting the lowest joint alone, floating 5 cm still paid +0.16 of
-    skating reward on the demo mocap (only one of the 4 foot joints left in contact, so fewer speeds in the max), and
-    session 12's run on real music floated 7 → 37 cm above the floor in 12 iterations.
+    floats (measuring floating is ``fgd_ground``'s job). History: without the rule, lifting both feet a few
+    centimetres off the floor escaped the reward entirely (the lr 3e-4 run of docs/results.md: skating reward 0.27 →
+    1.0 while held-out foot-ground deviation tripled); with a 0.25 m limit the policy floated higher (run E6); with
+    the rule counting the lowest joint alone, floating 5 cm still paid +0.16 of skating reward on the demo mocap (only
+    one of the 4 foot joints left in contact, so fewer speeds in the max), and session 12's run on real music floated
+    7 → 37 cm above the floor in 12 iterations.
     """
     feet = batch.joints[:, :, list(FOOT_JOINTS)]
     height = feet[..., 2] - ground

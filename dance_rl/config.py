@@ -263,6 +263,11 @@ class RLConfig:
     clip_range: float = _f(0.2, lo=0.0, doc="ppo_clip: the probability ratio is clipped to 1 +- this")
     inner_epochs: int = _f(1, lo=1, doc="passes of the update over each iteration's samples")
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
+    motion_floor: float = _f(0.0, lo=0.0, doc="hold each batch's low-pass motion magnitude >= this x the first batch's "
+                                              "(the base model's) by raising the anti-freezing weight (a PI-controlled "
+                                              "Lagrange multiplier, rl/motion_floor.py); 0 = off")
+    motion_gain: float = _f(10.0, lo=0.0, doc="rl.motion_floor: anti-freezing weight added per unit of shortfall "
+                                              "(now and accumulated)")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
     seed: int = _f(0, doc="seeds the music windows drawn each iteration and the sampling noise")
     checkpoint_every: int = _f(10, lo=1, doc="save a checkpoint every N iterations (and at the end)")
@@ -519,6 +524,9 @@ def config_from_dict(raw: dict) -> Config:
                         f"{cfg.rl.tracker_buffer}; the buffer could never be used")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
+    if cfg.rl.motion_floor > 0 and cfg.rewards.antifreeze.weight <= 0:
+        raise UserError("config key 'rl.motion_floor': it raises the anti-freezing weight, which is 0; set "
+                        "rewards.antifreeze.weight > 0 or rl.motion_floor=0")
     return cfg
 
 

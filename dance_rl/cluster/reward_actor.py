@@ -16,7 +16,7 @@ import ray
 import torch
 
 from dance_rl.motion.representation import ROT_SLICE
-from dance_rl.rewards.antifreeze import motion_magnitude
+from dance_rl.rewards.antifreeze import motion_magnitude, motion_magnitude_lowpass
 from dance_rl.rewards.batch import MotionBatch
 from dance_rl.rewards.composite import score as composite_score
 
@@ -44,8 +44,10 @@ class RewardWorker:
         batch = MotionBatch.from_features(features, fps=self.fps, music=None if music is None else np.array(music))
         result = composite_score(batch, self.weights, params=self.params)
         magnitude = np.array([motion_magnitude(f[:, ROT_SLICE], self.fps) for f in features])
+        lowpass = np.array([motion_magnitude_lowpass(f[:, ROT_SLICE], self.fps) for f in features])
         out = {"batch_id": batch_id, "keys": list(motions["keys"]), "components": _plain(result["components"]),
-               "motion_magnitude": magnitude, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+               "motion_magnitude": magnitude, "motion_lowpass": lowpass, "seconds": time.perf_counter() - t0,
+               "pid": os.getpid()}
         self._done[batch_id] = out
         while len(self._done) > self.cache_size:
             self._done.popitem(last=False)

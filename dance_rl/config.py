@@ -268,6 +268,8 @@ class RLConfig:
                                               "Lagrange multiplier, rl/motion_floor.py); 0 = off")
     motion_gain: float = _f(10.0, lo=0.0, doc="rl.motion_floor: anti-freezing weight added per unit of shortfall "
                                               "(now and accumulated)")
+    placebo: bool = _f(False, doc="replace every advantage by a per-sample standard normal draw: a run that learns "
+                                  "nothing, to measure what the updates alone do to the model (docs/results.md)")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
     seed: int = _f(0, doc="seeds the music windows drawn each iteration and the sampling noise")
     checkpoint_every: int = _f(10, lo=1, doc="save a checkpoint every N iterations (and at the end)")

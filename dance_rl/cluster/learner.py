@@ -77,6 +77,9 @@ class LearnerWorker:
         if self.motion_floor is not None:  # the base model's motion is the first batch's: hold the policy near it
             extra["antifreeze"] = self.motion_floor.update(np.concatenate([s["motion_lowpass"] for s in scores]))
         adv, adv_stats = self.advantages(rollout.keys, components, extra)
+        if self.rl.placebo:  # same update, no information: what is left is what the step itself does
+            draw = np.random.default_rng([self.rl.seed, self.version]).standard_normal((adv.shape[0], 1))
+            adv = np.broadcast_to(draw, adv.shape).copy()
         rollout = _to_device(rollout, self.device)
         stats = policy_update(
             self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),

@@ -1,5 +1,6 @@
-"""rl.motion_floor: the PI-controlled multiplier that raises the anti-freezing weight while the policy's motion is below
-the base model's (rl/motion_floor.py), its place in the combined advantage, and the learner that carries it."""
+"""Learner controls: rl.motion_floor, the PI-controlled multiplier that raises the anti-freezing weight while the policy's
+motion is below the base model's (rl/motion_floor.py), its place in the combined advantage and its checkpointing; and
+rl.placebo, the update without information."""
 import numpy as np
 import pytest
 import torch
@@ -54,31 +55,49 @@ def _rollout(n, spec):
                    log_probs=torch.zeros(n, 2, spec.seq_len), guidance_weights=torch.tensor([1.0, 1.0]), version=0)
 
 
-def _scores(n, lowpass, seq_len):
-    motion = np.linspace(1.0, 2.0, n)
+def _scores(n, lowpass, seq_len, motion=None):
+    motion = np.linspace(1.0, 2.0, n) if motion is None else motion
     comps = {"antifreeze": {"per_sample": motion, "per_frame": None, "diagnostics": {}},
              "skating": {"per_sample": -motion, "per_frame": None, "diagnostics": {}}}
     return [{"keys": ["w0"] * (n // 2) + ["w1"] * (n - n // 2), "components": comps,
              "motion_magnitude": np.full(n, 2 * lowpass), "motion_lowpass": np.full(n, lowpass)}]
 
 
-def test_learner_applies_the_floor_logs_it_and_checkpoints_it(one_torch_thread):
+def _learner(**rl):
     torch.manual_seed(0)
     spec = ModelSpec(latent_dim=32, ff_size=64, num_layers=1, num_heads=2, dropout=0.0)
     model = DanceDecoder(spec)
-    rl = RLConfig(lr=1e-4, motion_floor=0.9, motion_gain=5.0)
-    learner = LearnerWorker(spec.to_dict(), state_to_numpy(model.state_dict()), rl, DiffusionConfig(),
-                            {"antifreeze": 0.4, "skating": 1.0})
+    learner = LearnerWorker(spec.to_dict(), state_to_numpy(model.state_dict()), RLConfig(lr=1e-4, **rl),
+                            DiffusionConfig(), {"antifreeze": 0.4, "skating": 1.0})
+    return learner, spec
+
+
+def test_learner_applies_the_floor_logs_it_and_checkpoints_it(one_torch_thread):
+    learner, spec = _learner(motion_floor=0.9, motion_gain=5.0)
     n = 4
     m0 = learner.update([_rollout(n, spec)], _scores(n, 0.5, spec.seq_len))
     assert m0["motion/floor_lambda"] == 0.0 and m0["motion/lowpass"] == pytest.approx(0.5)
     m1 = learner.update([_rollout(n, spec)], _scores(n, 0.3, spec.seq_len))  # ratio 0.6: error 0.3, integral 0.3
     assert m1["motion/floor_ratio"] == pytest.approx(0.6) and m1["motion/floor_lambda"] == pytest.approx(5 * 0.6)
-    state = learner.state_dict()
-    other = LearnerWorker(spec.to_dict(), state_to_numpy(model.state_dict()), rl, DiffusionConfig(),
-                          {"antifreeze": 0.4, "skating": 1.0})
-    other.load_state_dict(state)
+    other, _ = _learner(motion_floor=0.9, motion_gain=5.0)
+    other.load_state_dict(learner.state_dict())
     assert other.motion_floor.state_dict() == learner.motion_floor.state_dict()
+
+
+def _params(learner):
+    return torch.cat([p.detach().flatten() for p in learner.model.parameters()])
+
+
+def test_placebo_updates_ignore_the_rewards_but_still_move_the_model(one_torch_thread):
+    n, moved = 4, []
+    for placebo in (False, True):
+        for motion in (np.array([1.0, 2.0, 3.0, 4.0]), np.array([4.0, 3.0, 2.0, 1.0])):
+            learner, spec = _learner(placebo=placebo)
+            before = _params(learner)
+            learner.update([_rollout(n, spec)], _scores(n, 0.5, spec.seq_len, motion))
+            moved.append(_params(learner) - before)
+    assert not torch.allclose(moved[0], moved[1])  # real advantages: opposite rankings, different updates
+    assert torch.equal(moved[2], moved[3]) and moved[2].abs().max() > 0  # placebo: same update whatever the rewards
 
 
 def test_floor_without_anti_freezing_is_a_one_line_config_error():

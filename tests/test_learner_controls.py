@@ -103,3 +103,44 @@ def test_placebo_updates_ignore_the_rewards_but_still_move_the_model(one_torch_t
 def test_floor_without_anti_freezing_is_a_one_line_config_error():
     with pytest.raises(UserError, match="rl.motion_floor"):
         load_config(None, ["rl.motion_floor=0.9", "rewards.antifreeze.weight=0"])
+
+
+def test_raft_keeps_each_windows_best_movers():
+    from dance_rl.rl.raft import select
+    keys = ["a"] * 4 + ["b"] * 4
+    score = np.array([9.0, 1.0, 2.0, 3.0, 0.0, 5.0, 4.0, 1.0])
+    motion = np.array([0.1, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0])  # a's best score is its stillest sample: never kept
+    assert select(keys, score, motion, keep=1) == [3, 6]
+    assert sorted(select(keys, score, motion, keep=2)) == [2, 3, 6, 7]
+
+
+def test_raft_learner_trains_on_kept_samples_and_checkpoints_its_buffer(one_torch_thread):
+    from dance_rl.motion.representation import Normalizer
+    norm = Normalizer(torch.full((151,), -1.0), torch.full((151,), 1.0)).state_dict()
+    torch.manual_seed(0)
+    spec = ModelSpec(latent_dim=32, ff_size=64, num_layers=1, num_heads=2, dropout=0.0)
+    model = DanceDecoder(spec)
+    rl = RLConfig(algorithm="raft", lr=1e-3, raft_keep=1, raft_steps=2, raft_batch=4, raft_buffer=3)
+    learner = LearnerWorker(spec.to_dict(), state_to_numpy(model.state_dict()), rl, DiffusionConfig(),
+                            {"antifreeze": 0.4, "skating": 1.0}, normalizer_state=norm)
+    n = 4
+    before = _params(learner)
+    rollout = _rollout(n, spec)
+    motion = np.array([1.0, 2.0, 4.0, 3.0])  # the rewards prefer the stiller sample of each window (0 and 3) ...
+    m = learner.update([rollout], _scores(n, motion, spec.seq_len, motion))
+    assert len(learner.replay) == 2 and m["train/buffer"] == 2.0 and m["train/loss"] > 0
+    # ... but only movers (>= the window's median) are kept: 1 of w0, 2 of w1, each as its final latent
+    assert torch.equal(learner.replay.items[0][0], rollout.latents[1, -1])
+    assert torch.equal(learner.replay.items[1][0], rollout.latents[2, -1])
+    assert (_params(learner) - before).abs().max() > 0
+    learner.update([_rollout(n, spec)], _scores(n, 0.5, spec.seq_len))
+    assert len(learner.replay) == 3  # bounded
+    other = LearnerWorker(spec.to_dict(), state_to_numpy(model.state_dict()), rl, DiffusionConfig(),
+                          {"antifreeze": 0.4, "skating": 1.0}, normalizer_state=norm)
+    other.load_state_dict(learner.state_dict())
+    assert len(other.replay) == 3 and torch.equal(other.replay.items[-1][0], learner.replay.items[-1][0])
+
+
+def test_raft_with_kl_is_a_one_line_config_error():
+    with pytest.raises(UserError, match="rl.kl_weight"):
+        load_config(None, ["rl.algorithm=raft", "rl.kl_weight=0.1"])

@@ -239,10 +239,9 @@ class GuardrailsConfig:
 
 @dataclass
 class RLConfig:
-    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip", "raft"),
+    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"),
                         doc="policy gradient over the DDIM steps: reinforce, or ppo_clip (clipped probability ratio; "
-                            "required by rl.lag, and what keeps inner_epochs > 1 near the sampling policy); or raft: "
-                            "train the pretraining loss on each window's best samples (rl/raft.py)")
+                            "required by rl.lag, and what keeps inner_epochs > 1 near the sampling policy)")
     iterations: int = _f(30, lo=1, doc="RL iterations (sample, score, update); a sweep uses tune.iterations if set")
     conditions_per_iter: int = _f(4, lo=1, doc="music windows sampled per iteration")
     samples_per_condition: int = _f(4, lo=1, doc="samples per music window; the advantage compares them "
@@ -264,11 +263,6 @@ class RLConfig:
     clip_range: float = _f(0.2, lo=0.0, doc="ppo_clip: the probability ratio is clipped to 1 +- this")
     inner_epochs: int = _f(1, lo=1, doc="passes of the update over each iteration's samples")
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
-    raft_keep: int = _f(2, lo=1, doc="raft: samples kept per music window and iteration (the best by the combined "
-                                     "advantage among those moving at least the window's median)")
-    raft_steps: int = _f(8, lo=1, doc="raft: optimiser steps of the pretraining loss per iteration")
-    raft_batch: int = _f(32, lo=1, doc="raft: samples per optimiser step, drawn from the replay buffer")
-    raft_buffer: int = _f(256, lo=1, doc="raft: kept samples remembered (the most recent)")
     motion_floor: float = _f(0.0, lo=0.0, doc="hold each batch's low-pass motion magnitude >= this x the first batch's "
                                               "(the base model's) by raising the anti-freezing weight (a PI-controlled "
                                               "Lagrange multiplier, rl/motion_floor.py); 0 = off")
@@ -532,9 +526,6 @@ def config_from_dict(raw: dict) -> Config:
                         f"{cfg.rl.tracker_buffer}; the buffer could never be used")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
-    if cfg.rl.algorithm == "raft" and cfg.rl.kl_weight > 0:
-        raise UserError("config key 'rl.kl_weight': rl.algorithm=raft trains no policy gradient to regularise; set "
-                        "rl.kl_weight=0")
     if cfg.rl.motion_floor > 0 and cfg.rewards.antifreeze.weight <= 0:
         raise UserError("config key 'rl.motion_floor': it raises the anti-freezing weight, which is 0; set "
                         "rewards.antifreeze.weight > 0 or rl.motion_floor=0")

@@ -19,18 +19,16 @@ from dance_rl.diffusion.device import grad_scaler, resolve_precision
 from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
-from dance_rl.motion.representation import Normalizer
 from dance_rl.rl.advantages import AdvantageComputer
 from dance_rl.rl.motion_floor import MotionFloor
-from dance_rl.rl.raft import ReplayBuffer, raft_update, select
 from dance_rl.rl.rollout import Rollout
 from dance_rl.rl.update import policy_update
 
 
 class LearnerWorker:
     def __init__(self, spec: dict, state_dict: dict, rl: RLConfig, diffusion: DiffusionConfig,
-                 reward_weights: dict[str, float], normalizer_state: dict | None = None, use_gpu: bool = False,
-                 torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
+                 reward_weights: dict[str, float], use_gpu: bool = False, torch_threads: int = 1, device: str = "auto",
+                 precision: str = "auto"):
         """Arguments come from cluster/roles.learner_kwargs (one config, every role)."""
         torch.set_num_threads(max(1, torch_threads))
         self.rl, self.diff = rl, diffusion
@@ -47,11 +45,6 @@ class LearnerWorker:
         self.schedule = NoiseSchedule(diffusion.timesteps)
         self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl.tracker_buffer, rl.tracker_min_count,
                                             rl.adv_clip, rl.adv_std_floor)
-        if rl.algorithm == "raft":
-            if normalizer_state is None:
-                raise ValueError("rl.algorithm=raft needs the normaliser (its loss runs forward kinematics)")
-            self.normalizer = Normalizer.from_state_dict(normalizer_state)
-            self.replay = ReplayBuffer(rl.raft_buffer)
         self.motion_floor = MotionFloor(rl.motion_floor, rl.motion_gain) if rl.motion_floor > 0 else None
         self.version = 0
 
@@ -88,15 +81,12 @@ class LearnerWorker:
             draw = np.random.default_rng([self.rl.seed, self.version]).standard_normal((adv.shape[0], 1))
             adv = np.broadcast_to(draw, adv.shape).copy()
         rollout = _to_device(rollout, self.device)
-        if self.rl.algorithm == "raft":
-            stats = self._raft(rollout, adv, scores)
-        else:
-            stats = policy_update(
-                self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
-                algorithm=self.rl.algorithm, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
-                clip_range=self.rl.clip_range, inner_epochs=self.rl.inner_epochs, grad_clip=self.rl.grad_clip,
-                kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl.micro_batch,
-                precision=self.precision, scaler=self.scaler if self.precision == "fp16" else None)
+        stats = policy_update(
+            self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
+            algorithm=self.rl.algorithm, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
+            clip_range=self.rl.clip_range, inner_epochs=self.rl.inner_epochs, grad_clip=self.rl.grad_clip,
+            kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl.micro_batch,
+            precision=self.precision, scaler=self.scaler if self.precision == "fp16" else None)
         self.version += 1
         metrics = {f"train/{k}": v for k, v in stats.items()}
         metrics.update(adv_stats)
@@ -116,20 +106,6 @@ class LearnerWorker:
         metrics["train/staleness"] = self.version - 1 - rollout.version
         return metrics
 
-    def _raft(self, rollout: Rollout, adv: np.ndarray, scores: list) -> dict:
-        """rl/raft.py: each window's best movers join the replay buffer; the pretraining loss trains on it."""
-        motion = np.concatenate([s["motion_lowpass"] for s in scores])
-        chosen = select(list(rollout.keys), adv.mean(axis=1), motion, self.rl.raft_keep)
-        self.replay.add(rollout.latents[chosen, -1], rollout.cond[chosen])
-        gen = torch.Generator().manual_seed(self.rl.seed * 1_000_003 + self.version)
-        stats = raft_update(self.model, self.schedule, self.optimizer, self.replay, steps=self.rl.raft_steps,
-                            batch=self.rl.raft_batch, generator=gen, unnormalize=self.normalizer.unnormalize,
-                            cond_drop_prob=self.diff.cond_drop_prob, grad_clip=self.rl.grad_clip, device=self.device)
-        self.ema.update(self.model)
-        stats["kept_motion"] = float(motion[chosen].mean() / max(motion.mean(), 1e-12))
-        stats["kept_advantage"] = float(adv.mean(axis=1)[chosen].mean())
-        return stats
-
     def update_and_publish(self, rollouts: list[Rollout], scores: list[dict]):
         metrics = self.update(rollouts, scores)
         return metrics, self.publish()
@@ -139,8 +115,7 @@ class LearnerWorker:
         return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "advantages": self.advantages.state_dict(),
                 "version": self.version, "scaler": self.scaler.state_dict(),
-                "motion_floor": self.motion_floor.state_dict() if self.motion_floor is not None else None,
-                "replay": self.replay.state_dict() if self.rl.algorithm == "raft" else None}
+                "motion_floor": self.motion_floor.state_dict() if self.motion_floor is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -150,8 +125,6 @@ class LearnerWorker:
         self.version = int(state["version"])
         if self.motion_floor is not None and state.get("motion_floor"):
             self.motion_floor.load_state_dict(state["motion_floor"])
-        if self.rl.algorithm == "raft" and state.get("replay"):
-            self.replay.load_state_dict(state["replay"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
 

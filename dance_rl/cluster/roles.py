@@ -63,7 +63,7 @@ def learner_kwargs(cfg: Config, base: dict) -> dict:
     """LearnerWorker's arguments. ``base`` = {"spec", "state_dict", ...}, the model to fine-tune."""
     c = cfg.cluster
     return dict(spec=base["spec"], state_dict=base["state_dict"], rl=cfg.rl, diffusion=cfg.diffusion,
-                reward_weights=reward_weights(cfg), normalizer_state=base["normalizer"], use_gpu=c.learner_gpus > 0,
+                reward_weights=reward_weights(cfg), use_gpu=c.learner_gpus > 0,
                 torch_threads=max(1, int(c.learner_cpus)), device=c.device, precision=c.precision)
 
 

@@ -263,11 +263,6 @@ class RLConfig:
     clip_range: float = _f(0.2, lo=0.0, doc="ppo_clip: the probability ratio is clipped to 1 +- this")
     inner_epochs: int = _f(1, lo=1, doc="passes of the update over each iteration's samples")
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
-    motion_floor: float = _f(0.0, lo=0.0, doc="hold each batch's low-pass motion magnitude >= this x the first batch's "
-                                              "(the base model's) by raising the anti-freezing weight (a PI-controlled "
-                                              "Lagrange multiplier, rl/motion_floor.py); 0 = off")
-    motion_gain: float = _f(10.0, lo=0.0, doc="rl.motion_floor: anti-freezing weight added per unit of shortfall "
-                                              "(now and accumulated)")
     placebo: bool = _f(False, doc="replace every advantage by a per-sample standard normal draw: a run that learns "
                                   "nothing, to measure what the updates alone do to the model (docs/results.md)")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
@@ -526,9 +521,6 @@ def config_from_dict(raw: dict) -> Config:
                         f"{cfg.rl.tracker_buffer}; the buffer could never be used")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
-    if cfg.rl.motion_floor > 0 and cfg.rewards.antifreeze.weight <= 0:
-        raise UserError("config key 'rl.motion_floor': it raises the anti-freezing weight, which is 0; set "
-                        "rewards.antifreeze.weight > 0 or rl.motion_floor=0")
     return cfg
 
 

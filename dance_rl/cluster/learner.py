@@ -20,7 +20,6 @@ from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.rl.advantages import AdvantageComputer
-from dance_rl.rl.motion_floor import MotionFloor
 from dance_rl.rl.rollout import Rollout
 from dance_rl.rl.update import policy_update
 
@@ -45,7 +44,6 @@ class LearnerWorker:
         self.schedule = NoiseSchedule(diffusion.timesteps)
         self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl.tracker_buffer, rl.tracker_min_count,
                                             rl.adv_clip, rl.adv_std_floor)
-        self.motion_floor = MotionFloor(rl.motion_floor, rl.motion_gain) if rl.motion_floor > 0 else None
         self.version = 0
 
     def settings(self) -> dict:
@@ -73,10 +71,7 @@ class LearnerWorker:
         t0 = time.perf_counter()
         rollout = Rollout.concat(list(rollouts))
         components = merge_scores(scores, rollout.keys)
-        extra = {}
-        if self.motion_floor is not None:  # the base model's motion is the first batch's: hold the policy near it
-            extra["antifreeze"] = self.motion_floor.update(np.concatenate([s["motion_lowpass"] for s in scores]))
-        adv, adv_stats = self.advantages(rollout.keys, components, extra)
+        adv, adv_stats = self.advantages(rollout.keys, components)
         if self.rl.placebo:  # same update, no information: what is left is what the step itself does
             draw = np.random.default_rng([self.rl.seed, self.version]).standard_normal((adv.shape[0], 1))
             adv = np.broadcast_to(draw, adv.shape).copy()
@@ -98,9 +93,6 @@ class LearnerWorker:
         for key in ("magnitude", "lowpass"):  # logged whatever the reward weights (freezing shows here)
             if all(f"motion_{key}" in s for s in scores):
                 metrics[f"motion/{key}"] = float(np.mean(np.concatenate([s[f"motion_{key}"] for s in scores])))
-        if self.motion_floor is not None:
-            metrics["motion/floor_lambda"] = self.motion_floor.lam
-            metrics["motion/floor_ratio"] = self.motion_floor.ratio
         metrics["time/learner_s"] = time.perf_counter() - t0
         metrics["train/version"] = self.version
         metrics["train/staleness"] = self.version - 1 - rollout.version
@@ -114,8 +106,7 @@ class LearnerWorker:
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "advantages": self.advantages.state_dict(),
-                "version": self.version, "scaler": self.scaler.state_dict(),
-                "motion_floor": self.motion_floor.state_dict() if self.motion_floor is not None else None}
+                "version": self.version, "scaler": self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -123,8 +114,6 @@ class LearnerWorker:
         self.optimizer.load_state_dict(state["optimizer"])
         self.advantages.load_state_dict(state["advantages"])
         self.version = int(state["version"])
-        if self.motion_floor is not None and state.get("motion_floor"):
-            self.motion_floor.load_state_dict(state["motion_floor"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
 

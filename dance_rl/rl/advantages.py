@@ -82,22 +82,16 @@ class AdvantageComputer:
                                                    floors.get(name, 0.0))
                          for name in self.weights}
 
-    def __call__(self, keys: Sequence[Hashable], components: Mapping[str, Mapping[str, np.ndarray]],
-                 extra_weight: Mapping[str, float] | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    def __call__(self, keys: Sequence[Hashable], components: Mapping[str, Mapping[str, np.ndarray]]
+                 ) -> tuple[np.ndarray, dict[str, float]]:
         """``components[name]`` is a reward result ({"per_sample": (B,), "per_frame": (B,T) or None}).
 
-        ``extra_weight`` is added to the configured weights for this batch only (rl/motion_floor.py's multiplier).
         Returns the combined advantage (B,T) and per-reward statistics for logging.
         """
-        extra = dict(extra_weight or {})
-        if set(extra) - set(self.weights):
-            raise KeyError(f"extra weight for {sorted(set(extra) - set(self.weights))}: not among the weighted rewards "
-                           f"{sorted(self.weights)}")
         keys = [str(k) for k in keys]
         total = np.zeros((len(keys), self.num_frames))
         stats: dict[str, float] = {}
         for name, w in self.weights.items():
-            w = w + extra.get(name, 0.0)
             if name not in components:
                 raise KeyError(f"reward '{name}' has weight {w} but was not computed")
             res = components[name]

@@ -38,7 +38,8 @@ def trial_rows(results, cfg) -> list[dict]:
                      "swept": swept_values(cfg, tcfg), "iterations": m.get("training_iteration", 0),
                      "status": "error" if r.error else "ok", "checkpoint": ckpt, "path": r.path, "heldout": record,
                      "guardrails_ok": bool(guard.get("ok", True)), "guardrails": guard.get("messages", []),
-                     "objective": best_metrics.get("objective"), "training": {k: m.get(k) for k in TRAINING}})
+                     "objective": best_metrics.get("objective"), "training": {k: m.get(k) for k in TRAINING},
+                     "placebo": bool(tcfg.rl.placebo)})
     return rows
 
 
@@ -57,9 +58,10 @@ def best_checkpoint(result, mode: str) -> tuple:
 
 
 def pick_best(rows: list[dict], mode: str) -> dict | None:
-    """The trial with the best objective among those that finished, were evaluated and stayed within the guardrails."""
+    """The trial with the best objective among those that finished, were evaluated and stayed within the guardrails;
+    never a placebo (rl.placebo: a control, whatever it scores)."""
     sign = 1 if mode == "max" else -1
-    ok = [r for r in rows if r["status"] == "ok" and r["heldout"] and r["guardrails_ok"]
+    ok = [r for r in rows if r["status"] == "ok" and r["heldout"] and r["guardrails_ok"] and not r.get("placebo")
           and r["objective"] is not None and np.isfinite(r["objective"])]
     return max(ok, key=lambda r: sign * r["objective"]) if ok else None
 
@@ -89,6 +91,26 @@ def verdicts(record: dict) -> tuple[list[str], list[str]]:
         elif v == "worse":
             worse.append(label(k))
     return better, worse
+
+
+def verdict_lines(rows: list[dict]) -> list[str]:
+    """One line per trial: what is significantly better and worse than the base model, flagged when the guardrails
+    suspect reward hacking, and where a placebo trial (rl.placebo) is better on the same metric too."""
+    placebo_better = set().union(*(verdicts(r["heldout"])[0] for r in rows if r.get("placebo") and r["heldout"]))
+    lines = []
+    for r in rows:
+        if not r["heldout"]:
+            lines.append(f"- {r['trial']}: no held-out evaluation ({r['status']})")
+            continue
+        better, worse = verdicts(r["heldout"])
+        note = "" if r["guardrails_ok"] else " — **reward hacking suspected**: " + "; ".join(r["guardrails"])
+        if r.get("placebo"):
+            note += " — **placebo** (random advantages): what the updates alone do; never the best trial"
+        elif set(better) & placebo_better:
+            note += " — the placebo is better on " + ", ".join(b for b in better if b in placebo_better) + " too"
+        lines.append(f"- {r['trial']}: better on {', '.join(better) or 'nothing'}; worse on "
+                     f"{', '.join(worse) or 'nothing'}{note}")
+    return lines
 
 
 def write_pareto_plot(rows: list[dict], path: Path) -> None:
@@ -144,21 +166,13 @@ def write_report(results, cfg, exp_dir: Path, wall_s: float, base=None, held=Non
              + " | ".join(_f((base_metrics.get(k) or {}).get("base")) for k in HEADLINE) + " | – | – | 0 |"]
     for r in rows:
         rec = r["heldout"] or {"metrics": {}}
-        cells = [r["trial"] + (" ★" if r is best else "")] + [_f(r["swept"][k]) for k in keys]
+        cells = [r["trial"] + (" ★" if r is best else "") + (" (placebo)" if r.get("placebo") else "")]
+        cells += [_f(r["swept"][k]) for k in keys]
         cells += [_cell(rec["metrics"].get(k), k) for k in HEADLINE]
         cells += ["ok" if r["guardrails_ok"] else "⚠ " + "; ".join(r["guardrails"]), _f(r["objective"]),
                   str(r["iterations"])]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Better than the base model?", ""]
-    for r in rows:
-        if not r["heldout"]:
-            lines.append(f"- {r['trial']}: no held-out evaluation ({r['status']})")
-            continue
-        better, worse = verdicts(r["heldout"])
-        hack = "" if r["guardrails_ok"] else " — **reward hacking suspected**: " + "; ".join(r["guardrails"])
-        lines.append(f"- {r['trial']}: better on {', '.join(better) or 'nothing'}; worse on "
-                     f"{', '.join(worse) or 'nothing'}{hack}")
-    lines += [""]
+    lines += ["", "## Better than the base model?", ""] + verdict_lines(rows) + [""]
     report_json = {"rows": rows, "best": best and best["trial"], "best_checkpoint": best and best["checkpoint"],
                    "wall_s": wall_s, "objective": cfg.tune.objective, "protocol": held.note if held else None}
     if best is not None:

@@ -7,7 +7,7 @@ import pytest
 
 from dance_rl import rlft
 from dance_rl.config import load_config
-from dance_rl.tune_report import pick_best, verdicts
+from dance_rl.tune_report import pick_best, verdict_lines, verdicts
 
 BASE = {"motion_magnitude": 0.14, "motion_lowpass": 0.05, "fid_k": 100.0, "fid_g": 50.0, "pelvis_height": 0.80}
 
@@ -75,6 +75,13 @@ def test_the_sweep_objective_skips_hacked_trials():
             _row("crouch_raw", 0.6, False, rec), _row("unevaluated", 0.9, True, None)]
     assert pick_best(rows, "max")["trial"] == "honest"
     assert pick_best([rows[1], rows[2]], "max") is None  # nothing within the guardrails: no best model
+    placebo = {**_row("placebo", 0.9, True, rec), "placebo": True}  # a control is never the best trial
+    assert pick_best(rows + [placebo], "max")["trial"] == "honest"
+    better_rec = _record(4, 0.10, pelvis=0.70, phys=0.5)[1]
+    lines = verdict_lines([_row("honest", 0.1, True, better_rec), {**_row("placebo", 0.9, True, better_rec),
+                                                                   "placebo": True}])
+    assert "the placebo is better on Physical error index" in lines[0] and "**placebo**" in lines[1]
+    assert "placebo" not in verdict_lines([_row("honest", 0.1, True, better_rec)])[0]
     better, worse = verdicts(_record(4, 0.10, pelvis=0.70, phys=0.5)[1])
     assert "Physical error index" in better and "Motion magnitude" in worse
 

@@ -263,6 +263,11 @@ class RLConfig:
     clip_range: float = _f(0.2, lo=0.0, doc="ppo_clip: the probability ratio is clipped to 1 +- this")
     inner_epochs: int = _f(1, lo=1, doc="passes of the update over each iteration's samples")
     kl_weight: float = _f(0.0, lo=0.0, doc="KL to the frozen base model (DPOK); 0 = off")
+    ptx_steps: int = _f(0, lo=0, doc="after each policy update, this many optimiser steps of the pretraining loss on the "
+                                     "training mocap (InstructGPT's PPO-ptx): they undo the drift toward stillness that "
+                                     "the policy gradient's noise causes (docs/results.md, session 13); 0 = off")
+    ptx_lr: float = _f(1e-4, lo=0.0, doc="learning rate of the rl.ptx_steps (the policy update keeps rl.lr)")
+    ptx_batch: int = _f(32, lo=1, doc="mocap windows per rl.ptx_steps step")
     placebo: bool = _f(False, doc="replace every advantage by a per-sample standard normal draw: a run that learns "
                                   "nothing, to measure what the updates alone do to the model (docs/results.md)")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")

@@ -15,10 +15,13 @@ import torch
 
 from dance_rl.cluster.common import numpy_to_state, pick_device, state_to_numpy
 from dance_rl.config import DiffusionConfig, RLConfig
+from dance_rl.data.dataset import dataset_from_config
 from dance_rl.diffusion.device import grad_scaler, resolve_precision
 from dance_rl.diffusion.ema import EMA
 from dance_rl.diffusion.model import DanceDecoder, ModelSpec
 from dance_rl.diffusion.schedule import NoiseSchedule
+from dance_rl.diffusion.trainer import global_batch_indices, load_batch, loss_weights, step_randomness, train_step
+from dance_rl.motion.representation import Normalizer
 from dance_rl.rl.advantages import AdvantageComputer
 from dance_rl.rl.rollout import Rollout
 from dance_rl.rl.update import policy_update
@@ -26,9 +29,10 @@ from dance_rl.rl.update import policy_update
 
 class LearnerWorker:
     def __init__(self, spec: dict, state_dict: dict, rl: RLConfig, diffusion: DiffusionConfig,
-                 reward_weights: dict[str, float], use_gpu: bool = False, torch_threads: int = 1, device: str = "auto",
-                 precision: str = "auto"):
-        """Arguments come from cluster/roles.learner_kwargs (one config, every role)."""
+                 reward_weights: dict[str, float], ptx: tuple | None = None, use_gpu: bool = False,
+                 torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
+        """Arguments come from cluster/roles.learner_kwargs (one config, every role). ``ptx`` = (DataConfig,
+        PretrainConfig, normaliser state) when rl.ptx_steps > 0: the mocap and loss of the pretraining steps."""
         torch.set_num_threads(max(1, torch_threads))
         self.rl, self.diff = rl, diffusion
         self.reward_weights = dict(reward_weights)
@@ -44,6 +48,13 @@ class LearnerWorker:
         self.schedule = NoiseSchedule(diffusion.timesteps)
         self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl.tracker_buffer, rl.tracker_min_count,
                                             rl.adv_clip, rl.adv_std_floor)
+        self.ptx = None
+        if rl.ptx_steps > 0:
+            if ptx is None:
+                raise ValueError("rl.ptx_steps > 0 needs the training data, pretraining config and normaliser (ptx)")
+            data, pretrain, norm_state = ptx
+            self.normalizer = Normalizer.from_state_dict(norm_state)
+            self.ptx = (dataset_from_config(data, "train", normalizer=self.normalizer), pretrain)
         self.version = 0
 
     def settings(self) -> dict:
@@ -80,8 +91,12 @@ class LearnerWorker:
             self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
             algorithm=self.rl.algorithm, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
             clip_range=self.rl.clip_range, inner_epochs=self.rl.inner_epochs, grad_clip=self.rl.grad_clip,
-            kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=self.ema, micro_batch=self.rl.micro_batch,
-            precision=self.precision, scaler=self.scaler if self.precision == "fp16" else None)
+            kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=None if self.ptx else self.ema,
+            micro_batch=self.rl.micro_batch, precision=self.precision,
+            scaler=self.scaler if self.precision == "fp16" else None)
+        if self.ptx:
+            stats["ptx_loss"] = self._ptx_steps()
+            self.ema.update(self.model)
         self.version += 1
         metrics = {f"train/{k}": v for k, v in stats.items()}
         metrics.update(adv_stats)
@@ -97,6 +112,28 @@ class LearnerWorker:
         metrics["train/version"] = self.version
         metrics["train/staleness"] = self.version - 1 - rollout.version
         return metrics
+
+    def _ptx_steps(self) -> float:
+        """rl.ptx_steps optimiser steps of the pretraining loss on mocap windows (batches and noise drawn from
+        (rl.seed, step), so a resumed run repeats them); the policy update's learning rate is restored after."""
+        dataset, pretrain = self.ptx
+        k, n = self.rl.ptx_steps, self.rl.ptx_batch
+        self.model.train()
+        losses = []
+        for i in range(k):
+            step = self.version * k + i
+            x, cond = load_batch(dataset, global_batch_indices(len(dataset), n, self.rl.seed, step), self.device)
+            t, noise, keep = step_randomness(self.rl.seed, step, n, tuple(x.shape[1:]), self.schedule.timesteps,
+                                             self.diff.cond_drop_prob)
+            loss, _, _ = train_step(self.model, self.optimizer, self.scaler, self.schedule, x, cond, t, noise, keep,
+                                    lr=self.rl.ptx_lr, precision=self.precision,
+                                    unnormalize=self.normalizer.unnormalize,
+                                    weights=loss_weights(pretrain, self.schedule, t))
+            losses.append(float(loss.detach()))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.rl.lr
+        self.model.eval()
+        return float(np.mean(losses))
 
     def update_and_publish(self, rollouts: list[Rollout], scores: list[dict]):
         metrics = self.update(rollouts, scores)

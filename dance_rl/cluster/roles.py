@@ -62,8 +62,10 @@ def reward_kwargs(cfg: Config) -> dict:
 def learner_kwargs(cfg: Config, base: dict) -> dict:
     """LearnerWorker's arguments. ``base`` = {"spec", "state_dict", ...}, the model to fine-tune."""
     c = cfg.cluster
+    data = dataclasses.replace(cfg.data, cache_dir=str(Path(cfg.data.cache_dir).expanduser().resolve()))
     return dict(spec=base["spec"], state_dict=base["state_dict"], rl=cfg.rl, diffusion=cfg.diffusion,
-                reward_weights=reward_weights(cfg), use_gpu=c.learner_gpus > 0,
+                reward_weights=reward_weights(cfg), ptx=(data, cfg.pretrain, base["normalizer"]) if cfg.rl.ptx_steps
+                else None, use_gpu=c.learner_gpus > 0,
                 torch_threads=max(1, int(c.learner_cpus)), device=c.device, precision=c.precision)
 
 

@@ -15,6 +15,7 @@ Pareto plot), ``best_model.pt`` with its card and ``best_vs_base.mp4`` are writt
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -96,7 +97,7 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
 
     from dance_rl.cluster.inputs import load_base_model, load_conditions
     from dance_rl.cluster.placement import decide_config, trial_bundles
-    from dance_rl.cluster.roles import reward_weights
+    from dance_rl.cluster.roles import absolute_data_paths, reward_weights
     from dance_rl.cluster.run import init_ray
     from dance_rl.heldout import build_heldout
     from dance_rl.tune_report import write_report
@@ -114,6 +115,7 @@ def run_sweep(cfg: Config, storage_path: str, resume: bool = False, address: str
     init_ray(address or cfg.cluster.address)
     # Resource shapes are decided once, here; trials get the decision in cfg (param_space "base") and their bundles.
     cfg = decide_config(cfg, log=log, trainable_cpus=cfg.tune.trainable_cpus)
+    cfg = dataclasses.replace(cfg, data=absolute_data_paths(cfg.data))  # trials run in their own directories
     bundles = trial_bundles(cfg.cluster, cfg.tune.trainable_cpus)
     trainable = tune.with_resources(
         tune.with_parameters(rlft_trainable, base=base, conditions=conditions, held=held),

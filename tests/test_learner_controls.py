@@ -86,3 +86,13 @@ def test_ptx_steps_train_the_pretraining_loss_on_mocap_after_each_update(tiny_ba
     assert torch.equal(ema, p1)  # decay 0: the EMA holds the weights after the pretraining steps
     with pytest.raises(ValueError, match="ptx"):
         LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=None)
+
+
+def test_data_paths_are_made_absolute_for_processes_elsewhere(tmp_path, monkeypatch):
+    from dance_rl.cluster.roles import absolute_data_paths
+    from dance_rl.config import DataConfig
+
+    monkeypatch.chdir(tmp_path)
+    d = absolute_data_paths(DataConfig(source="aistpp:corpus/aist", cache_dir=".cache/x"))
+    assert d.source == f"aistpp:{tmp_path / 'corpus' / 'aist'}" and d.cache_dir == str(tmp_path / ".cache" / "x")
+    assert absolute_data_paths(DataConfig(source="demo")).source == "demo"

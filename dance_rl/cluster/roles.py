@@ -59,10 +59,20 @@ def reward_kwargs(cfg: Config) -> dict:
                 num_threads=c.reward_threads)
 
 
+def absolute_data_paths(data):
+    """DataConfig with its cache directory and corpus path absolute, for processes that run elsewhere (Tune trials
+    run in their trial directory; actors may run on other nodes, where the paths must then exist too)."""
+    source = data.source
+    kind, _, path = source.partition(":")
+    if path and "://" not in path:
+        source = f"{kind}:{Path(path).expanduser().resolve()}"
+    return dataclasses.replace(data, source=source, cache_dir=str(Path(data.cache_dir).expanduser().resolve()))
+
+
 def learner_kwargs(cfg: Config, base: dict) -> dict:
     """LearnerWorker's arguments. ``base`` = {"spec", "state_dict", ...}, the model to fine-tune."""
     c = cfg.cluster
-    data = dataclasses.replace(cfg.data, cache_dir=str(Path(cfg.data.cache_dir).expanduser().resolve()))
+    data = absolute_data_paths(cfg.data)
     return dict(spec=base["spec"], state_dict=base["state_dict"], rl=cfg.rl, diffusion=cfg.diffusion,
                 reward_weights=reward_weights(cfg), ptx=(data, cfg.pretrain, base["normalizer"]) if cfg.rl.ptx_steps
                 else None, use_gpu=c.learner_gpus > 0,

@@ -136,12 +136,17 @@ def _sweep(c, tiny_base, tmp_path, name, *extra):
 
 
 def _kill_reward_node_when_scoring(c, killed: dict, timeout_s: float = 300.0) -> None:
-    """Once the sweep's first reward actor is up and scoring, SIGKILL the raylet of its node (a lost spot node)."""
+    """Once the sweep's first reward actor is up and scoring, SIGKILL the raylet of its node (a lost spot node).
+
+    The actor must still be ALIVE when its node dies: on a fast machine a trial can finish within the settling time,
+    and an actor torn down with its trial is never restarted (seen: DEAD, 0 restarts, no trial failure)."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        alive = [a for a in _actors_by_class(c).get("RewardWorker", []) if a["State"] == "ALIVE"]
-        if alive:
-            time.sleep(2.0)
+        if [a for a in _actors_by_class(c).get("RewardWorker", []) if a["State"] == "ALIVE"]:
+            time.sleep(0.5)
+            alive = [a for a in _actors_by_class(c).get("RewardWorker", []) if a["State"] == "ALIVE"]
+            if not alive:
+                continue
             node = alive[0]["Address"]["NodeID"]
             killed.update(node=node, actor=alive[0]["ActorID"], pids=_raylet_pids([node]))
             for pid in killed["pids"]:
@@ -186,7 +191,7 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     recorder.start()
     killer.start()
     try:
-        results, report, lines = _sweep(c, tiny_base, tmp_path, "autoscale",
+        results, report, lines = _sweep(c, tiny_base, tmp_path, "autoscale", "rl.iterations=4",
                                         "cluster.sampler_gpus=0.5", "cluster.learner_gpus=0.5")
     finally:
         stop.set()
@@ -195,7 +200,7 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     # `auto` was decided once, by the driver, from the declared node types, and the sweep completed with every trial.
     assert any("ask for the 'sim' resource" in line and "cpu_sim" in line for line in lines), lines
     assert results.num_errors == 0 and len(results) == 2 and report is not None
-    assert all(r.metrics["training_iteration"] == 2 for r in results)
+    assert all(r.metrics["training_iteration"] == 4 for r in results)
 
     nodes = {n["NodeID"]: n for n in c.global_state.node_table()}
     res = {n: dict(r) for n, r in seen.items()}
@@ -219,10 +224,13 @@ def test_smoke_sweep_autoscales_from_zero_and_survives_losing_the_sim_node(autos
     assert killed.get("pids"), "the reward actors' node was never killed"
     assert not nodes[killed["node"]]["Alive"]
     assert placed["RewardWorker"] - {killed["node"]}
+    # The killed node is dead, so a restarted actor ran elsewhere (where: `placed` above, sampled while ALIVE). Not the
+    # table's Address: after the sweep a restarted actor that was being torn down or re-leased may still name the dead
+    # node there (seen with a busy 2-core machine), the same unreliable field as in _alive_placements.
     victim = next(a for a in actors["RewardWorker"] if a["ActorID"] == killed["actor"])
-    actor_restarted = victim["NumRestarts"] >= 1 and victim["Address"]["NodeID"] != killed["node"]
+    actor_restarted = victim["NumRestarts"] >= 1
     trial_restarted = any(t.num_failures for t in results._experiment_analysis.trials)
-    assert actor_restarted or trial_restarted, victim
+    assert actor_restarted or trial_restarted, {k: victim.get(k) for k in ("State", "NumRestarts", "Address")}
     # Each learner update checks that the scored chunks are exactly its rollouts' (learner.merge_scores: a chunk
     # scored twice or dropped raises "out of order"); no trial ever failed that way.
     for trial_dir in (tmp_path / "autoscale").glob("rlft_trainable_*"):

@@ -2,6 +2,9 @@
 
 ``update(rollouts, scores)`` turns scored chunks into per-frame advantages (rl/advantages.py), runs one policy-gradient
 update (rl/update.py) and publishes the new weights (numpy arrays, ``ray.put`` once) with a version number.
+Two controls on the update: ``rl.placebo`` replaces the advantages by random draws (what the step alone does to the
+model), and ``rl.ptx_steps`` follows each policy update with pretraining-loss steps on the training mocap (they undo the
+drift toward stillness that the policy gradient's noise causes; docs/results.md, session 13).
 """
 from __future__ import annotations
 

@@ -140,15 +140,18 @@ def _kill_reward_node_when_scoring(c, killed: dict, timeout_s: float = 300.0) ->
 
     The actor must still be ALIVE when its node dies: on a fast machine a trial can finish within the settling time,
     and an actor torn down with its trial is never restarted (seen: DEAD, 0 restarts, no trial failure)."""
+    def alive():
+        return [a for a in _actors_by_class(c).get("RewardWorker", []) if a["State"] == "ALIVE"]
+
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        if [a for a in _actors_by_class(c).get("RewardWorker", []) if a["State"] == "ALIVE"]:
-            time.sleep(0.5)
-            alive = [a for a in _actors_by_class(c).get("RewardWorker", []) if a["State"] == "ALIVE"]
-            if not alive:
+        if alive():
+            time.sleep(0.5)  # let it start scoring
+            still = alive()
+            if not still:
                 continue
-            node = alive[0]["Address"]["NodeID"]
-            killed.update(node=node, actor=alive[0]["ActorID"], pids=_raylet_pids([node]))
+            node = still[0]["Address"]["NodeID"]
+            killed.update(node=node, actor=still[0]["ActorID"], pids=_raylet_pids([node]))
             for pid in killed["pids"]:
                 _kill(pid)
             return

@@ -86,6 +86,14 @@ def test_ptx_steps_train_the_pretraining_loss_on_mocap_after_each_update(tiny_ba
     assert torch.equal(ema, p1)  # decay 0: the EMA holds the weights after the pretraining steps
     with pytest.raises(ValueError, match="ptx"):
         LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=None)
+    # resume: a learner restored after the first update draws the same pretraining batches for the second
+    l1.update([_rollout(4, spec)], _scores(4, np.array([2.0, 1.0, 4.0, 3.0])))
+    fresh = LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=kw["ptx"])
+    fresh.update([_rollout(4, spec)], _scores(4, np.array([1.0, 2.0, 3.0, 4.0])))
+    resumed = LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=kw["ptx"])
+    resumed.load_state_dict(fresh.state_dict())
+    resumed.update([_rollout(4, spec)], _scores(4, np.array([2.0, 1.0, 4.0, 3.0])))
+    assert torch.allclose(_params(resumed), _params(l1), atol=1e-6)
 
 
 def test_data_paths_are_made_absolute_for_processes_elsewhere(tmp_path, monkeypatch):

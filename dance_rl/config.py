@@ -208,6 +208,7 @@ class RewardsConfig:
     learned: LearnedRewardTerm = _section(LearnedRewardTerm, "E3D2 reward model learned from ranked demonstrations")
 
 
+DRAFT_ERRORS = ("pfc", "fgd", "floor", "skate", "pen")  # differentiable errors of rl/draft.py
 GUARDRAIL_ACTIONS = ("ignore", "warn", "stop", "keep_best")
 
 
@@ -239,9 +240,11 @@ class GuardrailsConfig:
 
 @dataclass
 class RLConfig:
-    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip"),
+    algorithm: str = _f("reinforce", choices=("reinforce", "ppo_clip", "draft"),
                         doc="policy gradient over the DDIM steps: reinforce, or ppo_clip (clipped probability ratio; "
-                            "required by rl.lag, and what keeps inner_epochs > 1 near the sampling policy)")
+                            "required by rl.lag, and what keeps inner_epochs > 1 near the sampling policy); or draft: "
+                            "exact gradients of differentiable physics errors through the last rl.draft_steps steps "
+                            "(rl/draft.py; the reward actors' scores are then logged, not used)")
     iterations: int = _f(30, lo=1, doc="RL iterations (sample, score, update); a sweep uses tune.iterations if set")
     conditions_per_iter: int = _f(4, lo=1, doc="music windows sampled per iteration")
     samples_per_condition: int = _f(4, lo=1, doc="samples per music window; the advantage compares them "
@@ -268,6 +271,14 @@ class RLConfig:
                                      "the policy gradient's noise causes (docs/results.md, session 13); 0 = off")
     ptx_lr: float = _f(1e-4, lo=0.0, doc="learning rate of the rl.ptx_steps (the policy update keeps rl.lr)")
     ptx_batch: int = _f(32, lo=1, doc="mocap windows per rl.ptx_steps step")
+    draft_steps: int = _f(2, lo=1, doc="draft: the last DDIM steps replayed with autograd (DRaFT-K)")
+    draft_errors: dict = _f({"pfc": 1.0, "fgd": 1.0, "floor": 1.0, "skate": 1.0, "pen": 1.0},
+                            doc="draft: weight of each differentiable error (rewards/differentiable.py: pfc, fgd, floor, "
+                                "skate, pen), each relative to the base model's value on the same latents")
+    draft_motion_weight: float = _f(1.0, lo=0.0, doc="draft: the anti-freezing term, a hinge on each sample's motion "
+                                                     "magnitude (plain and low-pass) below the base model's; 0 = off")
+    draft_anchor_weight: float = _f(10.0, lo=0.0, doc="draft: mean squared distance (normalised features) between the "
+                                                      "sample and the base model's from the same latents")
     placebo: bool = _f(False, doc="replace every advantage by a per-sample standard normal draw: a run that learns "
                                   "nothing, to measure what the updates alone do to the model (docs/results.md)")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")
@@ -524,6 +535,15 @@ def config_from_dict(raw: dict) -> Config:
     if cfg.rl.tracker_min_count > cfg.rl.tracker_buffer:
         raise UserError(f"config key 'rl.tracker_min_count': {cfg.rl.tracker_min_count} exceeds rl.tracker_buffer="
                         f"{cfg.rl.tracker_buffer}; the buffer could never be used")
+    for name, w in cfg.rl.draft_errors.items():
+        if name not in DRAFT_ERRORS:
+            raise UserError(f"config key 'rl.draft_errors.{name}': not a differentiable error; use one of "
+                            f"{', '.join(DRAFT_ERRORS)}")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+            raise UserError(f"config key 'rl.draft_errors.{name}': expected a number >= 0, got {w!r}")
+    if cfg.rl.algorithm == "draft" and cfg.rl.placebo:
+        raise UserError("config key 'rl.placebo': the placebo replaces policy-gradient advantages; rl.algorithm=draft "
+                        "uses none (set rl.placebo=false, or a reinforce/ppo_clip algorithm)")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

@@ -75,7 +75,8 @@ def test_ptx_steps_train_the_pretraining_loss_on_mocap_after_each_update(tiny_ba
     results = []
     for ptx in (kw["ptx"], None):
         rl = cfg.rl if ptx else dataclasses.replace(cfg.rl, ptx_steps=0)
-        learner = LearnerWorker(spec.to_dict(), base["state_dict"], rl, cfg.diffusion, weights, ptx=ptx)
+        learner = LearnerWorker(spec.to_dict(), base["state_dict"], rl, cfg.diffusion, weights, ptx=ptx,
+                                normalizer_state=base["normalizer"])
         m = learner.update([_rollout(4, spec)], _scores(4, np.array([1.0, 2.0, 3.0, 4.0])))
         results.append((m, _params(learner), learner))
     (with_ptx, p1, l1), (without, p0, _) = results
@@ -85,12 +86,15 @@ def test_ptx_steps_train_the_pretraining_loss_on_mocap_after_each_update(tiny_ba
     ema = torch.cat([p.detach().flatten() for p in l1.ema.model.parameters()])
     assert torch.equal(ema, p1)  # decay 0: the EMA holds the weights after the pretraining steps
     with pytest.raises(ValueError, match="ptx"):
-        LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=None)
+        LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=None,
+                      normalizer_state=base["normalizer"])
     # resume: a learner restored after the first update draws the same pretraining batches for the second
     l1.update([_rollout(4, spec)], _scores(4, np.array([2.0, 1.0, 4.0, 3.0])))
-    fresh = LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=kw["ptx"])
+    fresh = LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=kw["ptx"],
+                          normalizer_state=base["normalizer"])
     fresh.update([_rollout(4, spec)], _scores(4, np.array([1.0, 2.0, 3.0, 4.0])))
-    resumed = LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=kw["ptx"])
+    resumed = LearnerWorker(spec.to_dict(), base["state_dict"], cfg.rl, cfg.diffusion, weights, ptx=kw["ptx"],
+                          normalizer_state=base["normalizer"])
     resumed.load_state_dict(fresh.state_dict())
     resumed.update([_rollout(4, spec)], _scores(4, np.array([2.0, 1.0, 4.0, 3.0])))
     assert torch.allclose(_params(resumed), _params(l1), atol=1e-6)

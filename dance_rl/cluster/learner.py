@@ -2,7 +2,8 @@
 
 ``update(rollouts, scores)`` turns scored chunks into per-frame advantages (rl/advantages.py), runs one policy-gradient
 update (rl/update.py) and publishes the new weights (numpy arrays, ``ray.put`` once) with a version number.
-Two controls on the update: ``rl.placebo`` replaces the advantages by random draws (what the step alone does to the
+``rl.algorithm=draft`` replaces the policy gradient by exact gradients of differentiable physics errors through the last
+denoising steps (rl/draft.py). Two controls on the policy-gradient update: ``rl.placebo`` replaces the advantages by random draws (what the step alone does to the
 model), and ``rl.ptx_steps`` follows each policy update with pretraining-loss steps on the training mocap (they undo the
 drift toward stillness that the policy gradient's noise causes; docs/results.md, session 13).
 """
@@ -26,16 +27,18 @@ from dance_rl.diffusion.schedule import NoiseSchedule
 from dance_rl.diffusion.trainer import global_batch_indices, load_batch, loss_weights, step_randomness, train_step
 from dance_rl.motion.representation import Normalizer
 from dance_rl.rl.advantages import AdvantageComputer
+from dance_rl.rl.draft import draft_update
 from dance_rl.rl.rollout import Rollout
 from dance_rl.rl.update import policy_update
 
 
 class LearnerWorker:
     def __init__(self, spec: dict, state_dict: dict, rl: RLConfig, diffusion: DiffusionConfig,
-                 reward_weights: dict[str, float], ptx: tuple | None = None, use_gpu: bool = False,
-                 torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
+                 reward_weights: dict[str, float], ptx: tuple | None = None, normalizer_state: dict | None = None,
+                 use_gpu: bool = False, torch_threads: int = 1, device: str = "auto", precision: str = "auto"):
         """Arguments come from cluster/roles.learner_kwargs (one config, every role). ``ptx`` = (DataConfig,
-        PretrainConfig, normaliser state) when rl.ptx_steps > 0: the mocap and loss of the pretraining steps."""
+        PretrainConfig) when rl.ptx_steps > 0: the mocap and loss of the pretraining steps. ``normalizer_state``: the
+        model's normaliser (needed by ptx and rl.algorithm=draft, which look at motions in metres)."""
         torch.set_num_threads(max(1, torch_threads))
         self.rl, self.diff = rl, diffusion
         self.reward_weights = dict(reward_weights)
@@ -45,18 +48,22 @@ class LearnerWorker:
         torch.manual_seed(rl.seed)
         self.model = DanceDecoder(ModelSpec(**spec)).to(self.device)
         self.model.load_state_dict(numpy_to_state(state_dict), strict=True)  # copies: Ray hands over read-only arrays
-        self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False) if rl.kl_weight > 0 else None
+        self.draft = rl.algorithm == "draft"
+        self.ref_model = copy.deepcopy(self.model).eval().requires_grad_(False) \
+            if rl.kl_weight > 0 or self.draft else None
         self.ema = EMA(self.model, rl.ema_decay)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=rl.lr, weight_decay=rl.weight_decay)
         self.schedule = NoiseSchedule(diffusion.timesteps)
         self.advantages = AdvantageComputer(reward_weights, spec["seq_len"], rl.tracker_buffer, rl.tracker_min_count,
                                             rl.adv_clip, rl.adv_std_floor)
+        self.normalizer = Normalizer.from_state_dict(normalizer_state) if normalizer_state is not None else None
+        if self.normalizer is None and (rl.ptx_steps > 0 or self.draft):
+            raise ValueError("rl.ptx_steps > 0 and rl.algorithm=draft need the model's normaliser (normalizer_state)")
         self.ptx = None
         if rl.ptx_steps > 0:
             if ptx is None:
-                raise ValueError("rl.ptx_steps > 0 needs the training data, pretraining config and normaliser (ptx)")
-            data, pretrain, norm_state = ptx
-            self.normalizer = Normalizer.from_state_dict(norm_state)
+                raise ValueError("rl.ptx_steps > 0 needs the training data and pretraining config (ptx)")
+            data, pretrain = ptx
             self.ptx = (dataset_from_config(data, "train", normalizer=self.normalizer), pretrain)
         self.version = 0
 
@@ -90,13 +97,20 @@ class LearnerWorker:
             draw = np.random.default_rng([self.rl.seed, self.version]).standard_normal((adv.shape[0], 1))
             adv = np.broadcast_to(draw, adv.shape).copy()
         rollout = _to_device(rollout, self.device)
-        stats = policy_update(
-            self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
-            algorithm=self.rl.algorithm, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
-            clip_range=self.rl.clip_range, inner_epochs=self.rl.inner_epochs, grad_clip=self.rl.grad_clip,
-            kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=None if self.ptx else self.ema,
-            micro_batch=self.rl.micro_batch, precision=self.precision,
-            scaler=self.scaler if self.precision == "fp16" else None)
+        if self.draft:
+            stats = draft_update(
+                self.model, self.ref_model, self.schedule, self.optimizer, rollout, self.normalizer,
+                steps=self.rl.draft_steps, weights=self.rl.draft_errors, motion_weight=self.rl.draft_motion_weight,
+                anchor_weight=self.rl.draft_anchor_weight, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
+                grad_clip=self.rl.grad_clip, ema=None if self.ptx else self.ema, micro_batch=self.rl.micro_batch)
+        else:
+            stats = policy_update(
+                self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),
+                algorithm=self.rl.algorithm, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
+                clip_range=self.rl.clip_range, inner_epochs=self.rl.inner_epochs, grad_clip=self.rl.grad_clip,
+                kl_weight=self.rl.kl_weight, ref_model=self.ref_model, ema=None if self.ptx else self.ema,
+                micro_batch=self.rl.micro_batch, precision=self.precision,
+                scaler=self.scaler if self.precision == "fp16" else None)
         if self.ptx:
             stats["ptx_loss"] = self._ptx_steps()
             self.ema.update(self.model)

@@ -72,9 +72,10 @@ def absolute_data_paths(data):
 def learner_kwargs(cfg: Config, base: dict) -> dict:
     """LearnerWorker's arguments. ``base`` = {"spec", "state_dict", ...}, the model to fine-tune."""
     c = cfg.cluster
-    ptx = (absolute_data_paths(cfg.data), cfg.pretrain, base["normalizer"]) if cfg.rl.ptx_steps else None
+    ptx = (absolute_data_paths(cfg.data), cfg.pretrain) if cfg.rl.ptx_steps else None
     return dict(spec=base["spec"], state_dict=base["state_dict"], rl=cfg.rl, diffusion=cfg.diffusion,
-                reward_weights=reward_weights(cfg), ptx=ptx, use_gpu=c.learner_gpus > 0,
+                reward_weights=reward_weights(cfg), ptx=ptx, normalizer_state=base["normalizer"],
+                use_gpu=c.learner_gpus > 0,
                 torch_threads=max(1, int(c.learner_cpus)), device=c.device, precision=c.precision)
 
 

@@ -1,0 +1,96 @@
+"""Reward gradients through the last DDIM steps (DRaFT-K, Clark et al. 2023) with differentiable physics errors.
+
+Why: a policy gradient estimates the reward's direction from the spread of a few dozen samples; with 64 samples per
+update its noise alone moved the model toward stillness (docs/results.md, session 13: a placebo run froze as fast as
+the recipe). Here the gradient is exact: the last K denoising steps are replayed with autograd from the stored chain,
+the final motion goes through forward kinematics, and the kinematic errors (rewards/differentiable.py) are
+differentiated with respect to the weights. Reads top to bottom:
+
+    x = stored latent K steps before the end (no gradient)
+    for each of the last K steps:                       # reparameterised at the stored sample
+        μ_θ(x) ;  x_next = stored x_next + μ_θ(x) − stop_grad(μ_θ(x))    (value unchanged, gradient through μ_θ)
+    the same replay with the frozen base model gives the reference motion x_ref (no gradient)
+    loss = Σ_i w_i · E_i(x) / mean E_i(x_ref)           # each error relative to what the base makes from here
+         + w_motion · relu(1 − motion(x)/motion(x_ref))  # per sample, plain and low-pass: no freezing
+         + w_anchor · mean (x − x_ref)²                   # stay near the base (normalised features)
+    backward; clip; optimiser step; EMA
+
+With unchanged weights the replay reproduces the stored chain exactly, so the loss is evaluated on the very samples
+the reward actors scored.
+"""
+from __future__ import annotations
+
+import torch
+
+from dance_rl.config import DRAFT_ERRORS
+from dance_rl.diffusion.ema import EMA
+from dance_rl.diffusion.sampler import step_mean
+from dance_rl.motion.representation import ROT_SLICE, features_to_joints
+from dance_rl.rewards import differentiable as dr
+from dance_rl.rl.rollout import Rollout
+
+ERRORS = DRAFT_ERRORS
+
+
+def replay(model, schedule, rollout: Rollout, sl: slice, k: int, *, eta: float, clip_denoised: bool) -> torch.Tensor:
+    """The final sample (normalised) of rollout[sl] recomputed through the last ``k`` steps, differentiably."""
+    n = len(rollout.timesteps)
+    x = rollout.latents[sl, n - k]
+    cond = rollout.cond[sl]
+    for j in range(n - k, n):
+        t, t_next, w = int(rollout.timesteps[j]), int(rollout.next_timesteps[j]), float(rollout.guidance_weights[j])
+        mean, _, _ = step_mean(model, schedule, x, t, t_next, cond, eta=eta, guidance_weight=w,
+                               clip_denoised=clip_denoised)
+        x = rollout.latents[sl, j + 1] + mean - mean.detach() if t_next >= 0 else mean
+    return x
+
+
+def motion_errors(x: torch.Tensor, normalizer, fps: float = 30.0) -> dict[str, torch.Tensor]:
+    """Per-sample (B,) errors and motion terms of normalised features x (B, T, 151)."""
+    feats = normalizer.unnormalize(x)
+    joints = features_to_joints(feats)
+    rot6d = feats[..., ROT_SLICE]
+    return {"pfc": dr.pfc(joints, fps), "fgd": dr.fgd(joints), "floor": dr.floor(joints), "skate": dr.skate(joints, fps),
+            "pen": dr.penetration(joints),
+            "motion": dr.motion(rot6d, fps), "motion_lowpass": dr.motion_lowpass(rot6d, fps)}
+
+
+def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normalizer, *, steps: int = 1,
+                 weights: dict[str, float], motion_weight: float = 1.0, anchor_weight: float = 0.0,
+                 eta: float = 1.0, clip_denoised: bool = True, grad_clip: float = 1.0, ema: EMA | None = None,
+                 micro_batch: int = 0, fps: float = 30.0) -> dict:
+    """One optimiser step on the batch's chains; returns scalar statistics (errors relative to the base replay)."""
+    k = min(max(1, steps), len(rollout.timesteps))
+    model.eval()  # no dropout: the replay must reproduce the stored chain
+    n = len(rollout.keys)
+    mb = micro_batch if micro_batch > 0 else n
+    with torch.no_grad():  # the base model's motion from the same latents: reference and per-term scale
+        x_ref = replay(ref_model, schedule, rollout, slice(0, n), k, eta=eta, clip_denoised=clip_denoised)
+        ref = motion_errors(x_ref, normalizer, fps)
+    scale = {name: ref[name].mean().clamp(min=1e-9) for name in ERRORS}
+    optimizer.zero_grad(set_to_none=True)
+    stats = {f"rel_{name}": 0.0 for name in (*ERRORS, "motion", "motion_lowpass")}
+    stats.update(loss=0.0, anchor=0.0, motion_hinge=0.0)
+    for lo in range(0, n, mb):
+        sl = slice(lo, min(n, lo + mb))
+        frac = (sl.stop - sl.start) / n
+        x = replay(model, schedule, rollout, sl, k, eta=eta, clip_denoised=clip_denoised)
+        err = motion_errors(x, normalizer, fps)
+        loss = sum(weights.get(name, 0.0) * err[name].mean() / scale[name] for name in ERRORS)
+        hinge = sum(torch.relu(1 - err[m] / ref[m][sl].clamp(min=1e-9)).mean() for m in ("motion", "motion_lowpass"))
+        loss = loss + motion_weight * hinge
+        anchor = ((x - x_ref[sl]) ** 2).mean()
+        loss = loss + anchor_weight * anchor
+        (loss * frac).backward()
+        stats["loss"] += float(loss.detach()) * frac
+        stats["anchor"] += float(anchor.detach()) * frac
+        stats["motion_hinge"] += float(hinge.detach()) * frac
+        for name in (*ERRORS, "motion", "motion_lowpass"):
+            stats[f"rel_{name}"] += float(err[name].detach().mean() / ref[name].mean().clamp(min=1e-9)) * frac
+    params = [p for p in model.parameters() if p.grad is not None]
+    stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf")))
+    optimizer.step()
+    if ema is not None:
+        ema.update(model)
+    stats["steps_trained"] = float(k)
+    return stats

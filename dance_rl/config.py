@@ -279,6 +279,11 @@ class RLConfig:
                                                      "magnitude (plain and low-pass) below the base model's; 0 = off")
     draft_anchor_weight: float = _f(10.0, lo=0.0, doc="draft: mean squared distance (normalised features) between the "
                                                       "sample and the base model's from the same latents")
+    draft_chain_weight: float = _f(100.0, lo=0.0, doc="draft: mean squared distance between the model's and the base's "
+                                                       "x0 predictions on earlier (not replayed) steps of the stored chain: "
+                                                       "they decide the large-scale motion and drift without it")
+    draft_chain_steps: int = _f(2, lo=1, doc="draft: earlier steps per update the chain anchor looks at (drawn anew "
+                                             "each update)")
     placebo: bool = _f(False, doc="replace every advantage by a per-sample standard normal draw: a run that learns "
                                   "nothing, to measure what the updates alone do to the model (docs/results.md)")
     lag: bool = _f(False, doc="let sampling use weights one version old (requires ppo_clip)")

@@ -101,7 +101,9 @@ class LearnerWorker:
             stats = draft_update(
                 self.model, self.ref_model, self.schedule, self.optimizer, rollout, self.normalizer,
                 steps=self.rl.draft_steps, weights=self.rl.draft_errors, motion_weight=self.rl.draft_motion_weight,
-                anchor_weight=self.rl.draft_anchor_weight, eta=self.diff.eta, clip_denoised=self.diff.clip_denoised,
+                anchor_weight=self.rl.draft_anchor_weight, chain_weight=self.rl.draft_chain_weight,
+                chain_steps=self.rl.draft_chain_steps, seed=[self.rl.seed, self.version], eta=self.diff.eta,
+                clip_denoised=self.diff.clip_denoised,
                 grad_clip=self.rl.grad_clip, ema=None if self.ptx else self.ema, micro_batch=self.rl.micro_batch)
         else:
             stats = policy_update(

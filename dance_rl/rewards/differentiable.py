@@ -10,7 +10,7 @@ eval/physical.py, so a lower loss means a lower metric, and replace only the har
 * ``floor``: mean |h_t| in mm, the lowest joint's distance from the floor z = 0 (the "FGD floor" metric): without it
   the cheapest way to stop skating is to float above the 5-cm contact height.
 * ``skate``: toe speed (m/s) weighted by a soft contact sigmoid((5 cm − height)/1 cm), the smooth form of GMD's skating
-  ratio (which counts toe frames below 5 cm moving faster than 0.5 m/s).
+  ratio (which counts toe frames below 5 cm moving faster than 0.5 m/s); height above the frame's lowest joint.
 * ``motion`` / ``motion_lowpass``: Skeleton2Stage's motion magnitude (mean |Δ6D|·fps) and its 5-frame low-pass form
   (rewards/antifreeze.py): not errors but what must not fall, so the update can hold them at the base's level.
 """
@@ -112,10 +112,14 @@ def penetration(joints: torch.Tensor) -> torch.Tensor:
 
 
 def skate(joints: torch.Tensor, fps: float = 30.0) -> torch.Tensor:
-    """(B,) mean over frame pairs and toes of horizontal toe speed (m/s) × soft contact in both frames."""
+    """(B,) mean over frame pairs and toes of horizontal toe speed (m/s) × soft contact in both frames.
+
+    Contact is measured from the frame's lowest joint, not from z = 0: floating the whole body must not look like
+    lifting the feet (the first draft runs stopped "skating" by hovering 20 cm up; ``floor`` measures floating)."""
     toes = joints[:, :, list(SKATE_TOES)]
     speed = _norm(toes[:, 1:, :, :2] - toes[:, :-1, :, :2]) * fps
-    h = torch.maximum(toes[:, 1:, :, 2], toes[:, :-1, :, 2])
+    rel = toes[..., 2] - joints[..., 2].amin(dim=-1, keepdim=True)
+    h = torch.maximum(rel[:, 1:], rel[:, :-1])
     contact = torch.sigmoid((SKATE_HEIGHT - h) / SKATE_SOFTNESS)
     return (contact * speed).mean(dim=(1, 2))
 

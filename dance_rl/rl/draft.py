@@ -13,6 +13,8 @@ differentiated with respect to the weights. Reads top to bottom:
     loss = Σ_i w_i · E_i(x) / mean E_i(x_ref)           # each error relative to what the base makes from here
          + w_motion · relu(1 − motion(x)/motion(x_ref))  # per sample, plain and low-pass: no freezing
          + w_anchor · mean (x − x_ref)²                   # stay near the base (normalised features)
+    for chain_steps of the earlier steps (no reward gradient reaches them, but they share the weights):
+         + w_chain · mean (x̂0_θ − x̂0_base)²                # the start of the chain stays the base's
     backward; clip; optimiser step; EMA
 
 With unchanged weights the replay reproduces the stored chain exactly, so the loss is evaluated on the very samples
@@ -20,6 +22,7 @@ the reward actors scored.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from dance_rl.config import DRAFT_ERRORS
@@ -45,6 +48,26 @@ def replay(model, schedule, rollout: Rollout, sl: slice, k: int, *, eta: float, 
     return x
 
 
+def chain_anchor(model, ref_model, schedule, rollout: Rollout, sl: slice, steps: list[int], *, eta: float,
+                 clip_denoised: bool) -> torch.Tensor:
+    """Mean over the stored ``steps`` of mean (x̂0_θ − x̂0_base)² (normalised features).
+
+    Why x̂0 and not DPOK's ε̂: ε̂ − ε̂_base = (x̂0_base − x̂0)·√(ᾱ/(1 − ᾱ)), which vanishes at the high-noise steps where
+    the dance's large-scale motion is decided; there the ε form let the motion drift while its KL stayed ~1e-4."""
+    total = torch.zeros(())
+    cond = rollout.cond[sl]
+    for j in steps:
+        t, t_next, w = int(rollout.timesteps[j]), int(rollout.next_timesteps[j]), float(rollout.guidance_weights[j])
+        x_t = rollout.latents[sl, j]
+        _, _, x0 = step_mean(model, schedule, x_t, t, t_next, cond, eta=eta, guidance_weight=w,
+                             clip_denoised=clip_denoised)
+        with torch.no_grad():
+            _, _, x0_ref = step_mean(ref_model, schedule, x_t, t, t_next, cond, eta=eta, guidance_weight=w,
+                                     clip_denoised=clip_denoised)
+        total = total + ((x0 - x0_ref) ** 2).mean()
+    return total / max(1, len(steps))
+
+
 def motion_errors(x: torch.Tensor, normalizer, fps: float = 30.0) -> dict[str, torch.Tensor]:
     """Per-sample (B,) errors and motion terms of normalised features x (B, T, 151)."""
     feats = normalizer.unnormalize(x)
@@ -57,6 +80,7 @@ def motion_errors(x: torch.Tensor, normalizer, fps: float = 30.0) -> dict[str, t
 
 def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normalizer, *, steps: int = 1,
                  weights: dict[str, float], motion_weight: float = 1.0, anchor_weight: float = 0.0,
+                 chain_weight: float = 0.0, chain_steps: int = 2, seed=0,
                  eta: float = 1.0, clip_denoised: bool = True, grad_clip: float = 1.0, ema: EMA | None = None,
                  micro_batch: int = 0, fps: float = 30.0) -> dict:
     """One optimiser step on the batch's chains; returns scalar statistics (errors relative to the base replay)."""
@@ -68,6 +92,8 @@ def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normal
         x_ref = replay(ref_model, schedule, rollout, slice(0, n), k, eta=eta, clip_denoised=clip_denoised)
         ref = motion_errors(x_ref, normalizer, fps)
     scale = {name: ref[name].mean().clamp(min=1e-9) for name in ERRORS}
+    earlier = len(rollout.timesteps) - k  # the chain anchor looks at chain_steps of them, drawn from ``seed``
+    chain_at = sorted(np.random.default_rng(seed).permutation(earlier)[:chain_steps].tolist()) if earlier else []
     optimizer.zero_grad(set_to_none=True)
     stats = {f"rel_{name}": 0.0 for name in (*ERRORS, "motion", "motion_lowpass")}
     stats.update(loss=0.0, anchor=0.0, motion_hinge=0.0)
@@ -81,6 +107,10 @@ def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normal
         loss = loss + motion_weight * hinge
         anchor = ((x - x_ref[sl]) ** 2).mean()
         loss = loss + anchor_weight * anchor
+        if chain_weight > 0:
+            drift = chain_anchor(model, ref_model, schedule, rollout, sl, chain_at, eta=eta, clip_denoised=clip_denoised)
+            loss = loss + chain_weight * drift
+            stats["chain_anchor"] = stats.get("chain_anchor", 0.0) + float(drift.detach()) * frac
         (loss * frac).backward()
         stats["loss"] += float(loss.detach()) * frac
         stats["anchor"] += float(anchor.detach()) * frac

@@ -275,9 +275,11 @@ class RLConfig:
     draft_errors: dict = _f({"pfc": 1.0, "fgd": 1.0, "floor": 1.0, "skate": 1.0, "pen": 1.0},
                             doc="draft: weight of each differentiable error (rewards/differentiable.py: pfc, fgd, floor, "
                                 "skate, pen), each relative to the base model's value on the same latents")
-    draft_motion_weight: float = _f(1.0, lo=0.0, doc="draft: the anti-freezing term, a hinge on each sample's motion "
+    draft_target: float = _f(0.5, lo=0.0, doc="draft: an error stops being pushed down once below this fraction of "
+                                             "the base model's (per sample); 0 = push toward zero, past real dancing")
+    draft_motion_weight: float = _f(5.0, lo=0.0, doc="draft: the anti-freezing term, a hinge on each sample's motion "
                                                      "magnitude (plain and low-pass) below the base model's; 0 = off")
-    draft_anchor_weight: float = _f(10.0, lo=0.0, doc="draft: mean squared distance (normalised features) between the "
+    draft_anchor_weight: float = _f(100.0, lo=0.0, doc="draft: mean squared distance (normalised features) between the "
                                                       "sample and the base model's from the same latents")
     draft_chain_weight: float = _f(100.0, lo=0.0, doc="draft: mean squared distance between the model's and the base's "
                                                        "x0 predictions on earlier (not replayed) steps of the stored chain: "

@@ -54,6 +54,19 @@ def test_iteration_streams_and_learns(local_ray, tiny_base):
         run.shutdown()
 
 
+def test_draft_iterations_run_on_the_actors(local_ray, tiny_base):
+    """rl.algorithm=draft through the Ray roles: the learner gets the normaliser, replays the chains it is sent and
+    logs the errors relative to the base; the reward actors' scores are still logged."""
+    cfg = _cfg(tiny_base, "rl.algorithm=draft", "rl.draft_steps=2", "rl.lr=1e-3")
+    run = RLRun(cfg, *_inputs(cfg))
+    try:
+        m1, m2 = run.iteration(0), run.iteration(1)
+        assert m1["train/rel_pen"] == pytest.approx(1.0) and m1["train/steps_trained"] == 2.0
+        assert m2["train/version"] == 2 and m2["train/grad_norm"] > 0 and "reward/fgd" in m2
+    finally:
+        run.shutdown()
+
+
 def _kill_during(run, it, pid, delay):
     out = {}
     t = threading.Thread(target=lambda: out.setdefault("m", run.iteration(it)))

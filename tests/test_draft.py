@@ -90,6 +90,11 @@ def test_motion_terms_match_the_metric_and_ignore_a_still_pose(rng):
         assert dr.motion(rot)[b].item() == pytest.approx(motion_magnitude(rot[b].numpy()), rel=1e-6)
         assert dr.motion_lowpass(rot)[b].item() == pytest.approx(motion_magnitude_lowpass(rot[b].numpy()), rel=1e-6)
     assert dr.motion(rot[:, :1].expand(2, 30, 144)).abs().max() == 0
+    bob = torch.zeros(1, 10, 24, 3)
+    bob[..., 2] = torch.rand(1, 10, 1)  # the whole body moves up and down: no kinetic energy (as anti-freezing)
+    travel = torch.zeros(1, 10, 24, 3)
+    travel[..., 0] = torch.arange(10.0).view(1, 10, 1) / 30  # 1 m/s forward
+    assert dr.kinetic(bob).item() == 0 and dr.kinetic(travel).item() == pytest.approx(1.0)
 
 
 # -- the update --------------------------------------------------------------------------------------------------------

@@ -98,13 +98,14 @@ class LearnerWorker:
             adv = np.broadcast_to(draw, adv.shape).copy()
         rollout = _to_device(rollout, self.device)
         if self.draft:
+            rl = self.rl
             stats = draft_update(
                 self.model, self.ref_model, self.schedule, self.optimizer, rollout, self.normalizer,
-                steps=self.rl.draft_steps, weights=self.rl.draft_errors, motion_weight=self.rl.draft_motion_weight,
-                anchor_weight=self.rl.draft_anchor_weight, chain_weight=self.rl.draft_chain_weight,
-                chain_steps=self.rl.draft_chain_steps, seed=[self.rl.seed, self.version], eta=self.diff.eta,
-                clip_denoised=self.diff.clip_denoised,
-                grad_clip=self.rl.grad_clip, ema=None if self.ptx else self.ema, micro_batch=self.rl.micro_batch)
+                steps=rl.draft_steps, weights=rl.draft_errors, target=rl.draft_target,
+                motion_weight=rl.draft_motion_weight, anchor_weight=rl.draft_anchor_weight,
+                chain_weight=rl.draft_chain_weight, chain_steps=rl.draft_chain_steps, seed=[rl.seed, self.version],
+                eta=self.diff.eta, clip_denoised=self.diff.clip_denoised, grad_clip=rl.grad_clip,
+                ema=None if self.ptx else self.ema, micro_batch=rl.micro_batch)
         else:
             stats = policy_update(
                 self.model, self.schedule, self.optimizer, rollout, torch.as_tensor(adv, device=self.device),

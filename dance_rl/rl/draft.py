@@ -10,8 +10,10 @@ differentiated with respect to the weights. Reads top to bottom:
     for each of the last K steps:                       # reparameterised at the stored sample
         μ_θ(x) ;  x_next = stored x_next + μ_θ(x) − stop_grad(μ_θ(x))    (value unchanged, gradient through μ_θ)
     the same replay with the frozen base model gives the reference motion x_ref (no gradient)
-    loss = Σ_i w_i · E_i(x) / mean E_i(x_ref)           # each error relative to what the base makes from here
-         + w_motion · relu(1 − motion(x)/motion(x_ref))  # per sample, plain and low-pass: no freezing
+    loss = Σ_i w_i · relu(E_i(x) − target·E_i(x_ref)) / mean E_i(x_ref)   # per sample, relative to what the base
+                                                        # makes from here; no push once below target × the base's
+         + w_motion · Σ_m relu(1 − m(x)/m(x_ref))         # per sample, m = motion magnitude (plain, low-pass) and
+                                                        # kinetic energy: no freezing
          + w_anchor · mean (x − x_ref)²                   # stay near the base (normalised features)
     for chain_steps of the earlier steps (no reward gradient reaches them, but they share the weights):
          + w_chain · mean (x̂0_θ − x̂0_base)²                # the start of the chain stays the base's
@@ -33,6 +35,7 @@ from dance_rl.rewards import differentiable as dr
 from dance_rl.rl.rollout import Rollout
 
 ERRORS = DRAFT_ERRORS
+MOTION = ("motion", "motion_lowpass", "kinetic")  # held at the base's level by the hinge
 
 
 def replay(model, schedule, rollout: Rollout, sl: slice, k: int, *, eta: float, clip_denoised: bool) -> torch.Tensor:
@@ -75,11 +78,12 @@ def motion_errors(x: torch.Tensor, normalizer, fps: float = 30.0) -> dict[str, t
     rot6d = feats[..., ROT_SLICE]
     return {"pfc": dr.pfc(joints, fps), "fgd": dr.fgd(joints), "floor": dr.floor(joints), "skate": dr.skate(joints, fps),
             "pen": dr.penetration(joints),
-            "motion": dr.motion(rot6d, fps), "motion_lowpass": dr.motion_lowpass(rot6d, fps)}
+            "motion": dr.motion(rot6d, fps), "motion_lowpass": dr.motion_lowpass(rot6d, fps),
+            "kinetic": dr.kinetic(joints, fps)}
 
 
 def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normalizer, *, steps: int = 1,
-                 weights: dict[str, float], motion_weight: float = 1.0, anchor_weight: float = 0.0,
+                 weights: dict[str, float], target: float = 0.0, motion_weight: float = 1.0, anchor_weight: float = 0.0,
                  chain_weight: float = 0.0, chain_steps: int = 2, seed=0,
                  eta: float = 1.0, clip_denoised: bool = True, grad_clip: float = 1.0, ema: EMA | None = None,
                  micro_batch: int = 0, fps: float = 30.0) -> dict:
@@ -95,27 +99,28 @@ def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normal
     earlier = len(rollout.timesteps) - k  # the chain anchor looks at chain_steps of them, drawn from ``seed``
     chain_at = sorted(np.random.default_rng(seed).permutation(earlier)[:chain_steps].tolist()) if earlier else []
     optimizer.zero_grad(set_to_none=True)
-    stats = {f"rel_{name}": 0.0 for name in (*ERRORS, "motion", "motion_lowpass")}
-    stats.update(loss=0.0, anchor=0.0, motion_hinge=0.0)
+    stats = {f"rel_{name}": 0.0 for name in (*ERRORS, *MOTION)}
+    stats.update(loss=0.0, anchor=0.0, motion_hinge=0.0, chain_anchor=0.0)
     for lo in range(0, n, mb):
         sl = slice(lo, min(n, lo + mb))
         frac = (sl.stop - sl.start) / n
         x = replay(model, schedule, rollout, sl, k, eta=eta, clip_denoised=clip_denoised)
         err = motion_errors(x, normalizer, fps)
-        loss = sum(weights.get(name, 0.0) * err[name].mean() / scale[name] for name in ERRORS)
-        hinge = sum(torch.relu(1 - err[m] / ref[m][sl].clamp(min=1e-9)).mean() for m in ("motion", "motion_lowpass"))
+        loss = sum(weights.get(name, 0.0) * torch.relu(err[name] - target * ref[name][sl]).mean() / scale[name]
+                   for name in ERRORS)
+        hinge = sum(torch.relu(1 - err[m] / ref[m][sl].clamp(min=1e-9)).mean() for m in MOTION)
         loss = loss + motion_weight * hinge
         anchor = ((x - x_ref[sl]) ** 2).mean()
         loss = loss + anchor_weight * anchor
         if chain_weight > 0:
             drift = chain_anchor(model, ref_model, schedule, rollout, sl, chain_at, eta=eta, clip_denoised=clip_denoised)
             loss = loss + chain_weight * drift
-            stats["chain_anchor"] = stats.get("chain_anchor", 0.0) + float(drift.detach()) * frac
+            stats["chain_anchor"] += float(drift.detach()) * frac
         (loss * frac).backward()
         stats["loss"] += float(loss.detach()) * frac
         stats["anchor"] += float(anchor.detach()) * frac
         stats["motion_hinge"] += float(hinge.detach()) * frac
-        for name in (*ERRORS, "motion", "motion_lowpass"):
+        for name in (*ERRORS, *MOTION):
             stats[f"rel_{name}"] += float(err[name].detach().mean() / ref[name].mean().clamp(min=1e-9)) * frac
     params = [p for p in model.parameters() if p.grad is not None]
     stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf")))

@@ -274,7 +274,8 @@ class RLConfig:
     draft_steps: int = _f(2, lo=1, doc="draft: the last DDIM steps replayed with autograd (DRaFT-K)")
     draft_errors: dict = _f({"pfc": 1.0, "fgd": 1.0, "floor": 1.0, "skate": 1.0, "pen": 1.0},
                             doc="draft: weight of each differentiable error (rewards/differentiable.py: pfc, fgd, floor, "
-                                "skate, pen), each relative to the base model's value on the same latents")
+                                "skate, pen), each relative to the base model's value on the same latents; a dict you "
+                                "set replaces this one (errors left out get weight 0)")
     draft_target: float = _f(0.5, lo=0.0, doc="draft: an error stops being pushed down once below this fraction of "
                                              "the base model's (per sample); 0 = push toward zero, past real dancing")
     draft_motion_weight: float = _f(5.0, lo=0.0, doc="draft: the anti-freezing term, a hinge on each sample's motion "

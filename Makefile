@@ -19,7 +19,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m dance_rl.tune
 
-# Issue 13's recipe on a base model pretrained 1800 steps (~13 min, once) instead of 5 minutes; then the sweep (~37 min).
+# Issue 13's recipe on a base model pretrained 1800 steps (~8-13 min, once) instead of 5 minutes; then the sweep of the
+# recipe and its ablation, one trial after the other (~36 min, as measured for recipe_demo.yaml).
 # --resume: finishes an interrupted pretraining, does nothing once all 1800 steps are in the file.
 LONG_BASE := .cache/dance_rl/base_model/demo_long.pt
 recipe-long: $(STAMP)

@@ -279,7 +279,8 @@ class RLConfig:
     draft_target: float = _f(0.5, lo=0.0, doc="draft: an error stops being pushed down once below this fraction of "
                                              "the base model's (per sample); 0 = push toward zero, past real dancing")
     draft_motion_weight: float = _f(5.0, lo=0.0, doc="draft: the anti-freezing term, a hinge on each sample's motion "
-                                                     "magnitude (plain and low-pass) below the base model's; 0 = off")
+                                                     "magnitude (plain and low-pass) and kinetic energy below what the "
+                                                     "base model makes from the same latents; 0 = off")
     draft_anchor_weight: float = _f(100.0, lo=0.0, doc="draft: mean squared distance (normalised features) between the "
                                                       "sample and the base model's from the same latents")
     draft_chain_weight: float = _f(100.0, lo=0.0, doc="draft: mean squared distance between the model's and the base's "

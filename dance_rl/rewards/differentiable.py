@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from dance_rl.motion.skeleton import FOOT_JOINTS
+from dance_rl.rewards.antifreeze import LOWPASS_FRAMES
+from dance_rl.rewards.skating import CONTACT_HEIGHT as SKATE_HEIGHT  # m, GMD
 
-SKATE_TOES = (10, 11)
-SKATE_HEIGHT = 0.05  # m, GMD
+SKATE_TOES = (10, 11)  # GMD's skating ratio looks at the toes (eval/physical.py SKATE_FEET)
 SKATE_SOFTNESS = 0.01  # m: width of the soft contact edge
-PFC_SCALE = 10000.0
-LOWPASS_FRAMES = 5
+PFC_SCALE = 10000.0  # eval/physical.py's (eval imports rewards, so it cannot be imported from there)
 
 
 def pfc(joints: torch.Tensor, fps: float = 30.0) -> torch.Tensor:

@@ -10,6 +10,7 @@ low-pass motion within 12% and most of the fine-tune's error reduction.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from dance_rl.config import load_config
 from dance_rl.diffusion.checkpoint import load_model
 from dance_rl.diffusion.sampler import step_mean
 from dance_rl.diffusion.schedule import NoiseSchedule
+from dance_rl.errors import cli_main
 from dance_rl.rl.draft import motion_errors
 
 
@@ -32,14 +34,14 @@ def sample(models, schedule, cond, steps, seed) -> torch.Tensor:
     return x
 
 
-def main() -> None:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--music", required=True, help="folder of songs (their half-overlapping 5-s windows)")
     p.add_argument("--windows", type=int, default=48)
     p.add_argument("--steps", type=int, default=10)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     cfg = load_config(None, [f"rl.music={args.music}"])
     from dance_rl.cluster.inputs import load_conditions
 
@@ -57,7 +59,8 @@ def main() -> None:
     for name, models in mixes.items():
         err = motion_errors(sample(models, schedule, cond, n, seed=3), norm)
         print(f"{name:24s}", "  ".join(f"{k} {float(v.mean()):.3f}" for k, v in err.items()))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_main(main))

@@ -278,6 +278,8 @@ class RLConfig:
                                 "set replaces this one (errors left out get weight 0)")
     draft_target: float = _f(0.5, lo=0.0, doc="draft: an error stops being pushed down once below this fraction of "
                                              "the base model's (per sample); 0 = push toward zero, past real dancing")
+    draft_targets: dict = _f({}, doc="draft: error name -> its own target, overriding rl.draft_target for that error "
+                                     "(e.g. {skate: 0.25})")
     draft_motion_weight: float = _f(5.0, lo=0.0, doc="draft: the anti-freezing term, a hinge on each sample's motion "
                                                      "magnitude (plain and low-pass) and kinetic energy below what the "
                                                      "base model makes from the same latents; 0 = off")
@@ -299,6 +301,9 @@ class RLConfig:
     music: str = _f("", doc="folder of audio files whose windows (half-window stride) condition the RL samples; '' = "
                             "data.source's training music. RL needs no paired dance, so real songs can stand in for "
                             "the demo corpus's synthesised music (scripts/train_music.sh)")
+    music_with_corpus: bool = _f(False, doc="with rl.music: draw from its windows and data.source's training music "
+                                            "together (the demo base floats on most real songs and skates on the "
+                                            "corpus's music; the updates see both failure modes)")
     base_checkpoint: str = _f("", doc="model to fine-tune: any model source (file, RLFT checkpoint, run/trial/sweep "
                                       "directory); '' = the cached demo base model, built if missing")
     eval_every: int = _f(0, lo=0, doc="held-out evaluation (eval.*) every N iterations; 0 = only at the end")
@@ -550,9 +555,18 @@ def config_from_dict(raw: dict) -> Config:
                             f"{', '.join(DRAFT_ERRORS)}")
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
             raise UserError(f"config key 'rl.draft_errors.{name}': expected a number >= 0, got {w!r}")
+    for name, t in cfg.rl.draft_targets.items():
+        if name not in DRAFT_ERRORS:
+            raise UserError(f"config key 'rl.draft_targets.{name}': not a differentiable error; use one of "
+                            f"{', '.join(DRAFT_ERRORS)}")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
+            raise UserError(f"config key 'rl.draft_targets.{name}': expected a number >= 0, got {t!r}")
     if cfg.rl.algorithm == "draft" and cfg.rl.placebo:
         raise UserError("config key 'rl.placebo': the placebo replaces policy-gradient advantages; rl.algorithm=draft "
                         "uses none (set rl.placebo=false, or a reinforce/ppo_clip algorithm)")
+    if cfg.rl.music_with_corpus and not cfg.rl.music:
+        raise UserError("config key 'rl.music_with_corpus': mixes rl.music's songs with the corpus's music, but "
+                        "rl.music is empty; set rl.music to a folder of songs (scripts/train_music.sh)")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

@@ -154,6 +154,25 @@ def test_draft_update_lowers_the_errors_it_is_given(one_torch_thread):
     assert s["grad_norm"] == 0.0  # at the base every hinge and the anchor are flat
 
 
+def test_per_error_target_overrides_the_common_one(one_torch_thread):
+    """rl.draft_targets: an error whose own target lies above the base's value is not pushed (flat hinge); a target
+    given for another error leaves the common one in force."""
+    import copy
+
+    model, spec = _tiny()
+    ref = copy.deepcopy(model).requires_grad_(False)
+    r, _, schedule = _rollout(model, spec)
+
+    def grad_norm(targets):
+        m = copy.deepcopy(ref).requires_grad_(True)
+        return draft_update(m, ref, schedule, torch.optim.SGD(m.parameters(), lr=0.0), r, _normalizer(), steps=2,
+                            weights={"fgd": 1.0}, target=0.5, targets=targets, motion_weight=0.0)["grad_norm"]
+
+    assert grad_norm({"fgd": 2.0}) == 0.0
+    common = grad_norm(None)
+    assert common > 0 and grad_norm({"floor": 2.0}) == pytest.approx(common)
+
+
 def test_errors_are_the_configs_choices():
     assert ERRORS == DRAFT_ERRORS and set(RLConfig().draft_errors) == set(DRAFT_ERRORS)
 
@@ -180,3 +199,8 @@ def test_learner_runs_draft_updates_and_config_rejects_misuse(one_torch_thread):
         load_config(REPO / "tune_configs" / "smoke.yaml", ["rl.algorithm=draft", "rl.placebo=true"])
     with pytest.raises(UserError, match="rl.draft_errors.jitter"):
         load_config(REPO / "tune_configs" / "smoke.yaml", ["rl.draft_errors={jitter: 1}"])
+    with pytest.raises(UserError, match="rl.draft_targets.jitter"):
+        load_config(REPO / "tune_configs" / "smoke.yaml", ["rl.draft_targets={jitter: 0.2}"])
+    with pytest.raises(UserError, match=r"rl.draft_targets.skate': expected a number >= 0"):
+        load_config(REPO / "tune_configs" / "smoke.yaml", ["rl.draft_targets={skate: -1}"])
+    assert load_config(None, ["rl.draft_targets.skate=0.25"]).rl.draft_targets == {"skate": 0.25}

@@ -143,3 +143,32 @@ def test_rl_music_replaces_the_training_music_of_the_conditions(tmp_path):
     assert "3 music windows from 1 songs" in lines[0]
     np.testing.assert_array_equal(music[1], cached_features(songs / "tune.wav", tmp_path / "cache" / "features",
                                                             min_seconds=0.0)[75:225])
+
+
+def test_rl_music_with_corpus_appends_the_corpus_windows(tmp_path, tiny_base):
+    """rl.music_with_corpus: the song windows first, then exactly the corpus's own training windows."""
+    from dance_rl.cluster.inputs import load_conditions
+    from dance_rl.config import load_config
+    from tests.conftest import REPO, smoke_overrides
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    save_wav(songs / "tune.wav", synthesize_music(None, 128.0, 10.0, sr=22050, seed=3), 22050)
+    smoke = REPO / "tune_configs" / "smoke.yaml"
+    corpus, corpus_keys = load_conditions(load_config(smoke, smoke_overrides(tiny_base)), log=lambda *_: None)
+    only, only_keys = load_conditions(load_config(smoke, smoke_overrides(tiny_base, f"rl.music={songs}")),
+                                      log=lambda *_: None)
+    lines: list = []
+    both, keys = load_conditions(load_config(smoke, smoke_overrides(tiny_base, f"rl.music={songs}",
+                                                                        "rl.music_with_corpus=true")), log=lines.append)
+    assert len(corpus_keys) > 0 and only_keys == ["tune@0s", "tune@2.5s", "tune@5s"]
+    assert keys == [*only_keys, *corpus_keys] and not set(only_keys) & set(corpus_keys)
+    np.testing.assert_array_equal(both, np.concatenate([only, corpus]))
+    assert len(lines) == 2 and "from 1 songs" in lines[0] and "(train) from demo" in lines[1]
+
+
+def test_rl_music_with_corpus_needs_rl_music():
+    from dance_rl.config import load_config
+
+    with pytest.raises(UserError, match=r"^config key 'rl.music_with_corpus': .*set rl.music to a folder"):
+        load_config(None, ["rl.music_with_corpus=true"])

@@ -39,10 +39,8 @@ def _public_card(card: dict) -> dict:
 
 def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, list[str]]:
     """All music windows of ``split`` as (N, T, 35) features and their keys ``clip@start`` (the per-music key); for
-    training, the windows of the songs in ``rl.music`` when set."""
-    from dance_rl.data.dataset import dataset_from_config
-    from dance_rl.motion.representation import Normalizer
-
+    training, the windows of the songs in ``rl.music`` when set (with ``rl.music_with_corpus``, followed by the
+    corpus's)."""
     if split == "train" and cfg.rl.music:
         from dance_rl.music.cache import folder_windows
 
@@ -51,7 +49,16 @@ def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, l
                                      frames, max(1, frames // 2))
         songs = len({k.rsplit("@", 1)[0] for k in keys})
         log(f"{len(keys)} music windows from {songs} songs in rl.music={cfg.rl.music}")
+        if cfg.rl.music_with_corpus:
+            corpus, corpus_keys = _corpus_windows(cfg, split, log)
+            music, keys = np.concatenate([music, corpus]), [*keys, *corpus_keys]
         return music, keys
+    return _corpus_windows(cfg, split, log)
+
+
+def _corpus_windows(cfg, split: str, log) -> tuple[np.ndarray, list[str]]:
+    from dance_rl.data.dataset import dataset_from_config
+    from dance_rl.motion.representation import Normalizer
 
     # The normaliser is irrelevant for music; pass a dummy one so no motion statistics are computed.
     ds = dataset_from_config(cfg.data, split, normalizer=Normalizer(np.zeros(151), np.ones(151)))

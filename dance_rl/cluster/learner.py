@@ -101,7 +101,7 @@ class LearnerWorker:
             rl = self.rl
             stats = draft_update(
                 self.model, self.ref_model, self.schedule, self.optimizer, rollout, self.normalizer,
-                steps=rl.draft_steps, weights=rl.draft_errors, target=rl.draft_target,
+                steps=rl.draft_steps, weights=rl.draft_errors, target=rl.draft_target, targets=rl.draft_targets,
                 motion_weight=rl.draft_motion_weight, anchor_weight=rl.draft_anchor_weight,
                 chain_weight=rl.draft_chain_weight, chain_steps=rl.draft_chain_steps, seed=[rl.seed, self.version],
                 eta=self.diff.eta, clip_denoised=self.diff.clip_denoised, grad_clip=rl.grad_clip,

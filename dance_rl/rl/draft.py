@@ -10,7 +10,7 @@ differentiated with respect to the weights. Reads top to bottom:
     for each of the last K steps:                       # reparameterised at the stored sample
         μ_θ(x) ;  x_next = stored x_next + μ_θ(x) − stop_grad(μ_θ(x))    (value unchanged, gradient through μ_θ)
     the same replay with the frozen base model gives the reference motion x_ref (no gradient)
-    loss = Σ_i w_i · relu(E_i(x) − target·E_i(x_ref)) / mean E_i(x_ref)   # per sample, relative to what the base
+    loss = Σ_i w_i · relu(E_i(x) − target_i·E_i(x_ref)) / mean E_i(x_ref)  # per sample, relative to what the base
                                                         # makes from here; no push once below target × the base's
          + w_motion · Σ_m relu(1 − m(x)/m(x_ref))         # per sample, m = motion magnitude (plain, low-pass) and
                                                         # kinetic energy: no freezing
@@ -83,7 +83,8 @@ def motion_errors(x: torch.Tensor, normalizer, fps: float = 30.0) -> dict[str, t
 
 
 def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normalizer, *, steps: int = 1,
-                 weights: dict[str, float], target: float = 0.0, motion_weight: float = 1.0, anchor_weight: float = 0.0,
+                 weights: dict[str, float], target: float = 0.0, targets: dict[str, float] | None = None,
+                 motion_weight: float = 1.0, anchor_weight: float = 0.0,
                  chain_weight: float = 0.0, chain_steps: int = 2, seed=0,
                  eta: float = 1.0, clip_denoised: bool = True, grad_clip: float = 1.0, ema: EMA | None = None,
                  micro_batch: int = 0, fps: float = 30.0) -> dict:
@@ -96,6 +97,7 @@ def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normal
         x_ref = replay(ref_model, schedule, rollout, slice(0, n), k, eta=eta, clip_denoised=clip_denoised)
         ref = motion_errors(x_ref, normalizer, fps)
     scale = {name: ref[name].mean().clamp(min=1e-9) for name in ERRORS}
+    goal = {name: (targets or {}).get(name, target) for name in ERRORS}
     earlier = len(rollout.timesteps) - k  # the chain anchor looks at chain_steps of them, drawn from ``seed``
     chain_at = sorted(np.random.default_rng(seed).permutation(earlier)[:chain_steps].tolist()) if earlier else []
     optimizer.zero_grad(set_to_none=True)
@@ -106,7 +108,7 @@ def draft_update(model, ref_model, schedule, optimizer, rollout: Rollout, normal
         frac = (sl.stop - sl.start) / n
         x = replay(model, schedule, rollout, sl, k, eta=eta, clip_denoised=clip_denoised)
         err = motion_errors(x, normalizer, fps)
-        loss = sum(weights.get(name, 0.0) * torch.relu(err[name] - target * ref[name][sl]).mean() / scale[name]
+        loss = sum(weights.get(name, 0.0) * torch.relu(err[name] - goal[name] * ref[name][sl]).mean() / scale[name]
                    for name in ERRORS)
         hinge = sum(torch.relu(1 - err[m] / ref[m][sl].clamp(min=1e-9)).mean() for m in MOTION)
         loss = loss + motion_weight * hinge

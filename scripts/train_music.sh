@@ -5,14 +5,17 @@
 # where the demo corpus has only synthesised music. Needs apt-get (no root: `apt-get download` + `dpkg -x`). The
 # audio is never committed to this repository.
 #   scripts/train_music.sh [OUT_DIR]    then    python -m dance_rl.train ... --set rl.music=OUT_DIR
+# The folder appears only once every track is in it (built beside it, then renamed), so `make recipe` can test for it.
 set -euo pipefail
 out=$(realpath -m "${1:-train_music}")
-mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 apt-get download extremetuxracer-data lincity-ng-data
 for deb in *.deb; do dpkg -x "$deb" x; done
-for f in x/usr/share/games/etr/music/*.ogg; do cp "$f" "$out/etr__$(basename "$f")"; done
-for f in x/usr/share/games/lincity-ng/music/default/*.ogg; do b=$(basename "$f"); cp "$f" "$out/lincity__${b// /_}"; done
+mkdir music
+for f in x/usr/share/games/etr/music/*.ogg; do cp "$f" "music/etr__$(basename "$f")"; done
+for f in x/usr/share/games/lincity-ng/music/default/*.ogg; do b=$(basename "$f"); cp "$f" "music/lincity__${b// /_}"; done
+mkdir -p "$(dirname "$out")"
+if [ -d "$out" ]; then cp music/* "$out/"; else cp -r music "$out.partial" && mv "$out.partial" "$out"; fi
 ls "$out" | wc -l | xargs echo "tracks in $out:"

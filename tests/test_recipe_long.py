@@ -35,3 +35,19 @@ def test_make_target_resumes_the_pretraining_then_sweeps():
     assert lines[0].endswith("-m dance_rl.pretrain --config tune_configs/recipe_long.yaml "
                              "--out .cache/dance_rl/base_model/demo_long.pt --resume")
     assert lines[1].endswith("-m dance_rl.tune --config tune_configs/recipe_long.yaml")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_recipe_fetches_the_training_songs_once_then_trains(tmp_path):
+    def planned(music):
+        out = subprocess.run(["make", "-n", "recipe", f"TRAIN_MUSIC={music}"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout
+        return [ln for ln in out.splitlines() if "train_music.sh" in ln or "dance_rl." in ln]
+
+    assert planned(tmp_path / "songs") == [f"scripts/train_music.sh {tmp_path / 'songs'}", ".venv/bin/python -m "
+                                           "dance_rl.train --config tune_configs/recipe_demo.yaml --out runs/recipe"]
+    (tmp_path / "songs").mkdir()
+    assert planned(tmp_path / "songs") == [".venv/bin/python -m dance_rl.train --config tune_configs/recipe_demo.yaml "
+                                           "--out runs/recipe"]
+    # the recipe reads the songs from where the target puts them
+    assert load_config(REPO / "tune_configs" / "recipe_demo.yaml").rl.music == ".cache/dance_rl/train_music"

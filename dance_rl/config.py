@@ -549,18 +549,13 @@ def config_from_dict(raw: dict) -> Config:
     if cfg.rl.tracker_min_count > cfg.rl.tracker_buffer:
         raise UserError(f"config key 'rl.tracker_min_count': {cfg.rl.tracker_min_count} exceeds rl.tracker_buffer="
                         f"{cfg.rl.tracker_buffer}; the buffer could never be used")
-    for name, w in cfg.rl.draft_errors.items():
-        if name not in DRAFT_ERRORS:
-            raise UserError(f"config key 'rl.draft_errors.{name}': not a differentiable error; use one of "
-                            f"{', '.join(DRAFT_ERRORS)}")
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
-            raise UserError(f"config key 'rl.draft_errors.{name}': expected a number >= 0, got {w!r}")
-    for name, t in cfg.rl.draft_targets.items():
-        if name not in DRAFT_ERRORS:
-            raise UserError(f"config key 'rl.draft_targets.{name}': not a differentiable error; use one of "
-                            f"{', '.join(DRAFT_ERRORS)}")
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
-            raise UserError(f"config key 'rl.draft_targets.{name}': expected a number >= 0, got {t!r}")
+    for key in ("draft_errors", "draft_targets"):  # error name -> number >= 0
+        for name, v in getattr(cfg.rl, key).items():
+            if name not in DRAFT_ERRORS:
+                raise UserError(f"config key 'rl.{key}.{name}': not a differentiable error; use one of "
+                                f"{', '.join(DRAFT_ERRORS)}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise UserError(f"config key 'rl.{key}.{name}': expected a number >= 0, got {v!r}")
     if cfg.rl.algorithm == "draft" and cfg.rl.placebo:
         raise UserError("config key 'rl.placebo': the placebo replaces policy-gradient advantages; rl.algorithm=draft "
                         "uses none (set rl.placebo=false, or a reinforce/ppo_clip algorithm)")

@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # Issue 13's recipe (tune_configs/recipe_demo.yaml) on the embedded demo model. Its samples are conditioned on real
 # songs as well as the corpus's synthesised music: 13 game soundtracks fetched once from two Debian packages
-# (scripts/train_music.sh, needs apt-get; ~85 MB download) into the cache. Then one training run (~20 min on 2 cores).
+# (scripts/train_music.sh, needs apt-get; ~85 MB download) into the cache. Then one training run (~10 min alone on 2 cores).
 TRAIN_MUSIC := .cache/dance_rl/train_music
 $(TRAIN_MUSIC):
 	scripts/train_music.sh $(TRAIN_MUSIC)
@@ -30,7 +30,7 @@ recipe: $(STAMP) $(TRAIN_MUSIC)
 	$(BIN)/python -m dance_rl.train --config tune_configs/recipe_demo.yaml --out runs/recipe
 
 # Issue 13's recipe on a base model pretrained 1800 steps (~8-13 min, once) instead of 5 minutes; then the sweep of the
-# recipe and its ablation, one trial after the other (~36 min, as measured for recipe_demo.yaml).
+# recipe and its ablation, one trial after the other (~21 min, as measured for recipe_demo.yaml).
 # --resume: finishes an interrupted pretraining, does nothing once all 1800 steps are in the file.
 LONG_BASE := .cache/dance_rl/base_model/demo_long.pt
 recipe-long: $(STAMP) $(TRAIN_MUSIC)

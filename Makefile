@@ -21,10 +21,10 @@ demo: $(STAMP)
 
 # Issue 13's recipe (tune_configs/recipe_demo.yaml) on the embedded demo model. Its samples are conditioned on real
 # songs as well as the corpus's synthesised music: 13 game soundtracks fetched once from two Debian packages
-# (scripts/train_music.sh, needs apt-get; ~85 MB download) into the cache. Then one training run (~10 min alone on 2 cores).
+# (scripts/game_music.sh train, needs apt-get; ~85 MB download) into the cache. Then one training run (~10 min alone on 2 cores).
 TRAIN_MUSIC := .cache/dance_rl/train_music
 $(TRAIN_MUSIC):
-	scripts/train_music.sh $(TRAIN_MUSIC)
+	scripts/game_music.sh train $(TRAIN_MUSIC)
 
 recipe: $(STAMP) $(TRAIN_MUSIC)
 	$(BIN)/python -m dance_rl.train --config tune_configs/recipe_demo.yaml --out runs/recipe

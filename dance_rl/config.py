@@ -300,7 +300,7 @@ class RLConfig:
     micro_batch: int = _f(0, lo=0, doc="samples per learner micro-batch (0 = whole batch); same gradient, less memory")
     music: str = _f("", doc="folder of audio files whose windows (half-window stride) condition the RL samples; '' = "
                             "data.source's training music. RL needs no paired dance, so real songs can stand in for "
-                            "the demo corpus's synthesised music (scripts/train_music.sh)")
+                            "the demo corpus's synthesised music (scripts/game_music.sh train)")
     music_with_corpus: bool = _f(False, doc="with rl.music: draw from its windows and data.source's training music "
                                             "together (the demo base floats on most real songs and skates on the "
                                             "corpus's music; the updates see both failure modes)")
@@ -561,7 +561,7 @@ def config_from_dict(raw: dict) -> Config:
                         "uses none (set rl.placebo=false, or a reinforce/ppo_clip algorithm)")
     if cfg.rl.music_with_corpus and not cfg.rl.music:
         raise UserError("config key 'rl.music_with_corpus': mixes rl.music's songs with the corpus's music, but "
-                        "rl.music is empty; set rl.music to a folder of songs (scripts/train_music.sh)")
+                        "rl.music is empty; set rl.music to a folder of songs (scripts/game_music.sh train)")
     if cfg.rl.lag and cfg.rl.algorithm != "ppo_clip":
         raise UserError("config key 'rl.lag': the one-version lag needs rl.algorithm=ppo_clip (ratio correction)")
     return cfg

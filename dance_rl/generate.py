@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True,
                    help="model: a base, EDGE or exported .pt file, an RLFT checkpoint (runs/X/checkpoints/iter_N.pt), "
                         "a run directory, a Tune trial directory or a sweep directory (its best model)")
-    p.add_argument("--audio", required=True, help="music file (.wav/.mp3/.ogg/.flac), at least 5 s")
+    p.add_argument("--audio", required=True, help="music file (.wav/.mp3/.ogg/.opus/.flac), at least 5 s")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--seconds", type=float, default=None, help="length of the dance (default: the whole song)")
     p.add_argument("--fgd-guidance", action="store_true",

@@ -7,7 +7,7 @@ import soundfile as sf
 
 from dance_rl.errors import UserError
 from dance_rl.music import audio as audio_mod
-from dance_rl.music.audio import EDGE_SR, load_audio, validate_audio
+from dance_rl.music.audio import EDGE_SR, audio_files, load_audio, validate_audio
 
 
 def _sine(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
@@ -31,12 +31,15 @@ def test_wav_is_resampled_to_edge_rate_and_keeps_pitch(tmp_path):
     assert abs(np.sqrt(np.mean(y**2)) - 0.5 / np.sqrt(2)) < 5e-3  # amplitude survives resampling
 
 
-@pytest.mark.parametrize("fmt,suffix", [("FLAC", ".flac"), ("OGG", ".ogg"), ("MP3", ".mp3")])
-def test_compressed_formats_load(tmp_path, fmt, suffix):
-    if fmt not in sf.available_formats():
-        pytest.skip(f"libsndfile here cannot write {fmt}")
+# Opus (warzone2100-music's soundtrack, scripts/game_music.sh heldout2) is Ogg-contained and allows only 8-48 kHz rates
+@pytest.mark.parametrize("fmt,subtype,suffix,sr", [("FLAC", None, ".flac", 22050), ("OGG", None, ".ogg", 22050),
+                                                   ("MP3", None, ".mp3", 22050), ("OGG", "OPUS", ".opus", 48000)])
+def test_compressed_formats_load(tmp_path, fmt, subtype, suffix, sr):
+    if fmt not in sf.available_formats() or (subtype and subtype not in sf.available_subtypes(fmt)):
+        pytest.skip(f"libsndfile here cannot write {fmt} {subtype or ''}")
     path = tmp_path / f"tone{suffix}"
-    sf.write(path, _sine(330.0, 5.2, 22050), 22050, format=fmt)  # MP3 allows only standard rates
+    sf.write(path, _sine(330.0, 5.2, sr), sr, format=fmt, subtype=subtype)  # MP3 allows only standard rates
+    assert path in audio_files(tmp_path, "--music")
     y = load_audio(path)
     # lossy codecs may pad a few ms; the pitch must survive
     assert abs(y.size / EDGE_SR - 5.2) < 0.1

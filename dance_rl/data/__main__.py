@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="EDGE crossmodal split to convert (default all; corpus.json records each clip's split)")
     own = sub.add_parser("folder", help="your own dances: motion files + music files paired by file stem",
                          description="Pair motion files (.bvh of any skeleton, .npz, AIST++/EDGE/PopDanceSet .pkl, "
-                                     "FineDance .npy) with music (.wav/.mp3/.ogg/.flac) by stem, retarget to SMPL-24, "
+                                     "FineDance .npy) with music (.wav/.mp3/.ogg/.opus/.flac) by stem, retarget to SMPL-24, "
                                      "check each pair, cache features; broken pairs are reported and skipped.")
     own.add_argument("--motions", required=True, type=Path, help="folder of motion files")
     own.add_argument("--music", required=True, type=Path, help="folder of music files (same stems)")

@@ -2,7 +2,7 @@
 
 Motion files may be any format :func:`dance_rl.motion.io.load_any` reads: our ``.npz``, AIST++/EDGE/PopDanceSet
 ``.pkl``, FineDance ``.npy``, ``.bvh`` of any skeleton (retargeted to SMPL-24; joint names detected or given by a
-mapping file). Music: ``.wav``, ``.mp3``, ``.ogg``, ``.flac``. ``dance01.bvh`` dances to ``dance01.wav``.
+mapping file). Music: ``.wav``, ``.mp3``, ``.ogg``, ``.opus``, ``.flac``. ``dance01.bvh`` dances to ``dance01.wav``.
 
 Each pair is checked on its own; a broken pair (unreadable file, a stem on one side only, music ending more than
 ``LENGTH_TOLERANCE_S`` before the dance, shorter than one window) becomes one line of the report and the rest goes

@@ -15,18 +15,18 @@ from dance_rl.errors import UserError
 
 EDGE_SR = 15360  # 30 FPS * 512 hop: one feature frame per motion frame (EDGE baseline)
 SILENCE_RMS = 1e-4  # about -80 dBFS; real music is orders of magnitude louder
-AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".opus", ".flac")  # libsndfile >= 1.2 reads all five
 
 
 def audio_files(folder: str | os.PathLike, label: str, or_else: str = "") -> list[Path]:
-    """The audio files (wav/mp3/ogg/flac) directly in ``folder``, sorted; ``label`` names the input in errors,
+    """The audio files (wav/mp3/ogg/opus/flac) directly in ``folder``, sorted; ``label`` names the input in errors,
     ``or_else`` ends the fix (" or demo-test")."""
     d = Path(folder)
     if not d.is_dir():
-        raise UserError(f"{label} {d}: not a folder; pass a folder of audio files (wav/mp3/ogg/flac){or_else}")
+        raise UserError(f"{label} {d}: not a folder; pass a folder of audio files (wav/mp3/ogg/opus/flac){or_else}")
     files = sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     if not files:
-        raise UserError(f"{label} {d}: no audio files (wav/mp3/ogg/flac) in it")
+        raise UserError(f"{label} {d}: no audio files (wav/mp3/ogg/opus/flac) in it")
     return files
 
 
@@ -79,7 +79,7 @@ def validate_audio(audio: np.ndarray, sr: int, name: str = "audio", min_seconds:
 
 
 def load_audio(path: str | os.PathLike, sr: int = EDGE_SR, mono: bool = True, min_seconds: float = 5.0) -> np.ndarray:
-    """Load wav/mp3/ogg/flac as float32 at ``sr`` Hz: (N,) if ``mono`` else (C, N).
+    """Load wav/mp3/ogg/opus/flac as float32 at ``sr`` Hz: (N,) if ``mono`` else (C, N).
 
     soundfile first (fast, exact for PCM formats); librosa/audioread as fallback for what libsndfile cannot decode.
     """

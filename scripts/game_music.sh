@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# REAL music from Debian bookworm game packages, in three disjoint sets (no package in two of them):
+#   train     RL conditioning songs (rl.music; `make recipe` fetches them): extremetuxracer-data, lincity-ng-data
+#             (GPL-2+). RL needs music only, no paired dance, where the demo corpus has only synthesised music.
+#   heldout   evaluation songs never seen in training (docs/results.md): amoebax-data (Free Art License 1.2),
+#             xmoto-data (GPL-2+), frozen-bubble-data (GPL-2), powermanga-data (GPL-3+).
+#   heldout2  a second, fresh evaluation set, fixed before any model was measured on it (session 16):
+#             warzone2100-music, asc-music (GPL-2+).
+# Licences: /usr/share/doc/<pkg>/copyright in each package. The audio is never committed to this repository.
+# Needs apt-get, no root (`apt-get download` + `dpkg -x`). File names: <game>__<track>.<ext>, spaces as "_".
+# The folder appears only once every track is in it (built beside it, then renamed), so `make recipe` can test for it.
+#   scripts/game_music.sh train .cache/dance_rl/train_music     then  python -m dance_rl.train ... --set rl.music=DIR
+#   scripts/game_music.sh heldout heldout_music                 then  python -m dance_rl.compare --music heldout_music
+set -euo pipefail
+usage="usage: scripts/game_music.sh train|heldout|heldout2 [OUT_DIR]"
+set_name=${1:-}
+# package  folder under /usr/share/games  name prefix
+case "$set_name" in
+  train) tracks="extremetuxracer-data etr/music etr
+lincity-ng-data lincity-ng/music/default lincity" ;;
+  heldout) tracks="amoebax-data amoebax/music amoebax
+xmoto-data xmoto/Textures/Musics xmoto
+frozen-bubble-data frozen-bubble/snd frozen-bubble
+powermanga-data powermanga/sound/handheld_console powermanga" ;;
+  heldout2) tracks="warzone2100-music warzone2100/music warzone2100
+asc-music asc/music asc" ;;
+  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2; $usage" >&2; exit 2 ;;
+esac
+out=$(realpath -m "${2:-${set_name}_music}")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+apt-get download $(cut -d' ' -f1 <<<"$tracks")
+for deb in *.deb; do dpkg -x "$deb" x; done
+mkdir music
+while read -r _pkg dir prefix; do
+  # every audio file under the folder (warzone2100 keeps its albums in subfolders)
+  find "x/usr/share/games/$dir" -type f \( -name '*.ogg' -o -name '*.opus' -o -name '*.mp3' \) -print0 |
+    while IFS= read -r -d '' f; do
+      rel=${f#"x/usr/share/games/$dir/"}
+      name=${rel//\//_}
+      cp "$f" "music/${prefix}__${name// /_}"
+    done
+done <<<"$tracks"
+mkdir -p "$(dirname "$out")"
+if [ -d "$out" ]; then cp music/* "$out/"; else cp -r music "$out.partial" && mv "$out.partial" "$out"; fi
+ls "$out" | wc -l | xargs echo "tracks in $out:"

@@ -6,13 +6,15 @@
 #             xmoto-data (GPL-2+), frozen-bubble-data (GPL-2), powermanga-data (GPL-3+).
 #   heldout2  a second, fresh evaluation set, fixed before any model was measured on it (session 16):
 #             warzone2100-music, asc-music (GPL-2+).
+#   heldout3  a third evaluation set, fixed after heldout2 had been measured and before any model was measured on it:
+#             supertux-data (music: GPL-2+), hedgewars-data (GPL-2).
 # Licences: /usr/share/doc/<pkg>/copyright in each package. The audio is never committed to this repository.
 # Needs apt-get, no root (`apt-get download` + `dpkg -x`). File names: <game>__<track>.<ext>, spaces as "_".
 # The folder appears only once every track is in it (built beside it, then renamed), so `make recipe` can test for it.
 #   scripts/game_music.sh train .cache/dance_rl/train_music     then  python -m dance_rl.train ... --set rl.music=DIR
 #   scripts/game_music.sh heldout heldout_music                 then  python -m dance_rl.compare --music heldout_music
 set -euo pipefail
-usage="usage: scripts/game_music.sh train|heldout|heldout2 [OUT_DIR]"
+usage="usage: scripts/game_music.sh train|heldout|heldout2|heldout3 [OUT_DIR]"
 set_name=${1:-}
 # package  folder under /usr/share/games  name prefix
 case "$set_name" in
@@ -24,7 +26,9 @@ frozen-bubble-data frozen-bubble/snd frozen-bubble
 powermanga-data powermanga/sound/handheld_console powermanga" ;;
   heldout2) tracks="warzone2100-music warzone2100/music warzone2100
 asc-music asc/music asc" ;;
-  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2; $usage" >&2; exit 2 ;;
+  heldout3) tracks="supertux-data supertux2/music supertux
+hedgewars-data hedgewars/Data/Music hedgewars" ;;
+  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3; $usage" >&2; exit 2 ;;
 esac
 out=$(realpath -m "${2:-${set_name}_music}")
 tmp=$(mktemp -d)

@@ -208,7 +208,7 @@ class RewardsConfig:
     learned: LearnedRewardTerm = _section(LearnedRewardTerm, "E3D2 reward model learned from ranked demonstrations")
 
 
-DRAFT_ERRORS = ("pfc", "fgd", "floor", "skate", "pen")  # differentiable errors of rl/draft.py
+DRAFT_ERRORS = ("pfc", "fgd", "floor", "skate", "pen", "lift")  # differentiable errors of rl/draft.py
 GUARDRAIL_ACTIONS = ("ignore", "warn", "stop", "keep_best")
 
 
@@ -272,9 +272,9 @@ class RLConfig:
     ptx_lr: float = _f(1e-4, lo=0.0, doc="learning rate of the rl.ptx_steps (the policy update keeps rl.lr)")
     ptx_batch: int = _f(32, lo=1, doc="mocap windows per rl.ptx_steps step")
     draft_steps: int = _f(2, lo=1, doc="draft: the last DDIM steps replayed with autograd (DRaFT-K)")
-    draft_errors: dict = _f({"pfc": 1.0, "fgd": 1.0, "floor": 1.0, "skate": 1.0, "pen": 1.0},
+    draft_errors: dict = _f({"pfc": 1.0, "fgd": 1.0, "floor": 1.0, "skate": 1.0, "pen": 1.0, "lift": 0.0},
                             doc="draft: weight of each differentiable error (rewards/differentiable.py: pfc, fgd, floor, "
-                                "skate, pen), each relative to the base model's value on the same latents; a dict you "
+                                "skate, pen, lift), each relative to the base model's value on the same latents; a dict you "
                                 "set replaces this one (errors left out get weight 0)")
     draft_target: float = _f(0.5, lo=0.0, doc="draft: an error stops being pushed down once below this fraction of "
                                              "the base model's (per sample); 0 = push toward zero, past real dancing")

@@ -70,6 +70,21 @@ def test_skating_counts_sliding_toes_in_contact_only():
     assert dr.skate(raised).item() == pytest.approx(0.5 * dr.skate(on_floor).item(), rel=0.02)
 
 
+def test_lift_counts_ankles_held_above_the_raised_foot_line_only():
+    j = torch.ones(1, 30, 24, 3)
+    j[..., [10, 11], 2] = 0.0  # toes on the floor, ankles 8 cm up
+    j[..., [7, 8], 2] = 0.08
+    assert dr.lift(j).item() < 1e-4
+    step = j.clone()
+    step[:, :, 7, 2] = 0.2  # a step: 20 cm is below eval/manual.py's 31-cm "foot raised" line
+    assert dr.lift(step).item() < 0.01
+    held = j.clone()
+    held[:, :15, 7, 2] = 0.5  # the left leg held up for half of the clip
+    assert dr.lift(held).item() == pytest.approx(0.25, abs=0.01)
+    floating = held + torch.tensor([0, 0, 0.3])  # measured from the lowest joint: floating lifts nothing
+    assert dr.lift(floating).item() == pytest.approx(dr.lift(held).item())
+
+
 def test_penetration_is_zero_at_rest_and_follows_the_capsule_pen_rate():
     rest = np.zeros((1, 24, 3))
     across = rest.copy()

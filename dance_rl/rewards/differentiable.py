@@ -11,6 +11,9 @@ eval/physical.py, so a lower loss means a lower metric, and replace only the har
   the cheapest way to stop skating is to float above the 5-cm contact height.
 * ``skate``: toe speed (m/s) weighted by a soft contact sigmoid((5 cm − height)/1 cm), the smooth form of GMD's skating
   ratio (which counts toe frames below 5 cm moving faster than 0.5 m/s); height above the frame's lowest joint.
+* ``lift``: the fraction of frames with an ankle more than 1.2 humerus lengths (31 cm) above the frame's lowest joint,
+  soft (2-cm edge): the AIST++ geometric feature that skating's gradient raised (docs/results.md, session 16). Used
+  with a target of 1 (no more than the base model's), it closes the cheap way out of skating: holding a leg up.
 * ``motion`` / ``motion_lowpass`` / ``kinetic``: Skeleton2Stage's motion magnitude (mean |Δ6D|·fps), its 5-frame
   low-pass form and the anti-freezing reward's kinetic energy (rewards/antifreeze.py): not errors but what must not
   fall, so the update can hold them at the base's level.
@@ -26,6 +29,9 @@ from dance_rl.rewards.skating import CONTACT_HEIGHT as SKATE_HEIGHT  # m, GMD
 
 SKATE_TOES = (10, 11)  # GMD's skating ratio looks at the toes (eval/physical.py SKATE_FEET)
 SKATE_SOFTNESS = 0.01  # m: width of the soft contact edge
+LIFT_HEIGHT = 1.2 * 0.25684  # m: eval/manual.py's "foot raised" threshold, 1.2 × the humerus length
+LIFT_SOFTNESS = 0.02  # m
+ANKLES = (7, 8)
 PFC_SCALE = 10000.0  # eval/physical.py's (eval imports rewards, so it cannot be imported from there)
 
 
@@ -123,6 +129,12 @@ def skate(joints: torch.Tensor, fps: float = 30.0) -> torch.Tensor:
     h = torch.maximum(rel[:, 1:], rel[:, :-1])
     contact = torch.sigmoid((SKATE_HEIGHT - h) / SKATE_SOFTNESS)
     return (contact * speed).mean(dim=(1, 2))
+
+
+def lift(joints: torch.Tensor) -> torch.Tensor:
+    """(B,) soft fraction of (frame, ankle) pairs with the ankle higher than LIFT_HEIGHT above the frame's lowest joint."""
+    rel = joints[:, :, list(ANKLES), 2] - joints[..., 2].amin(dim=-1, keepdim=True)
+    return torch.sigmoid((rel - LIFT_HEIGHT) / LIFT_SOFTNESS).mean(dim=(1, 2))
 
 
 def motion(rot6d: torch.Tensor, fps: float = 30.0) -> torch.Tensor:

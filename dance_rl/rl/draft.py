@@ -77,7 +77,7 @@ def motion_errors(x: torch.Tensor, normalizer, fps: float = 30.0) -> dict[str, t
     joints = features_to_joints(feats)
     rot6d = feats[..., ROT_SLICE]
     return {"pfc": dr.pfc(joints, fps), "fgd": dr.fgd(joints), "floor": dr.floor(joints), "skate": dr.skate(joints, fps),
-            "pen": dr.penetration(joints),
+            "pen": dr.penetration(joints), "lift": dr.lift(joints),
             "motion": dr.motion(rot6d, fps), "motion_lowpass": dr.motion_lowpass(rot6d, fps),
             "kinetic": dr.kinetic(joints, fps)}
 

@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # Issue 13's recipe (tune_configs/recipe_demo.yaml) on the embedded demo model. Its samples are conditioned on real
 # songs as well as the corpus's synthesised music: 13 game soundtracks fetched once from two Debian packages
-# (scripts/game_music.sh train, needs apt-get; ~85 MB download) into the cache. Then one training run (~10 min alone on 2 cores).
+# (scripts/game_music.sh train, needs apt-get; ~85 MB download) into the cache. Then one training run (~14 min alone on 2 cores).
 TRAIN_MUSIC := .cache/dance_rl/train_music
 $(TRAIN_MUSIC):
 	scripts/game_music.sh train $(TRAIN_MUSIC)

@@ -30,7 +30,8 @@ recipe: $(STAMP) $(TRAIN_MUSIC)
 	$(BIN)/python -m dance_rl.train --config tune_configs/recipe_demo.yaml --out runs/recipe
 
 # Issue 13's recipe on a base model pretrained 1800 steps (~8-13 min, once) instead of 5 minutes; then the sweep of the
-# recipe and its ablation, one trial after the other (~21 min, as measured for recipe_demo.yaml).
+# recipe and its ablation, one trial after the other (21.4 min for recipe_demo.yaml's 30-iteration version,
+# session 15; not measured at today's 40 iterations).
 # --resume: finishes an interrupted pretraining, does nothing once all 1800 steps are in the file.
 LONG_BASE := .cache/dance_rl/base_model/demo_long.pt
 recipe-long: $(STAMP) $(TRAIN_MUSIC)

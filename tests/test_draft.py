@@ -71,6 +71,11 @@ def test_skating_counts_sliding_toes_in_contact_only():
 
 
 def test_lift_counts_ankles_held_above_the_raised_foot_line_only():
+    from dance_rl.eval.manual import HL
+
+    # the twin of eval's threshold (rewards cannot import eval), HL written to 5 digits as in test_eval_features
+    assert dr.LIFT_HEIGHT == pytest.approx(1.2 * HL, abs=1e-5)
+    assert dr.ANKLES == (7, 8)
     j = torch.ones(1, 30, 24, 3)
     j[..., [10, 11], 2] = 0.0  # toes on the floor, ankles 8 cm up
     j[..., [7, 8], 2] = 0.08

@@ -31,7 +31,7 @@ SKATE_TOES = (10, 11)  # GMD's skating ratio looks at the toes (eval/physical.py
 SKATE_SOFTNESS = 0.01  # m: width of the soft contact edge
 LIFT_HEIGHT = 1.2 * 0.25684  # m: eval/manual.py's "foot raised" threshold, 1.2 × the humerus length
 LIFT_SOFTNESS = 0.02  # m
-ANKLES = (7, 8)
+ANKLES = FOOT_JOINTS[:2]  # left, right ankle
 PFC_SCALE = 10000.0  # eval/physical.py's (eval imports rewards, so it cannot be imported from there)
 
 

@@ -28,6 +28,7 @@ powermanga-data powermanga/sound/handheld_console powermanga" ;;
 asc-music asc/music asc" ;;
   heldout3) tracks="supertux-data supertux2/music supertux
 hedgewars-data hedgewars/Data/Music hedgewars" ;;
+  -h|--help) echo "$usage"; exit 0 ;;
   *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3; $usage" >&2; exit 2 ;;
 esac
 out=$(realpath -m "${2:-${set_name}_music}")

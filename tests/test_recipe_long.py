@@ -87,6 +87,7 @@ def test_game_music_names_tracks_by_game_and_fills_the_folder_only_when_complete
     assert run("heldout2", str(held)).returncode == 0  # albums in subfolders keep their path in the name
     assert sorted(p.name for p in held.iterdir()) == ["asc__strike.mp3", "warzone2100__albums_one_track1.opus",
                                                       "warzone2100__menu.opus"]
+    assert run("--help").stdout.startswith("usage: scripts/game_music.sh train|heldout|")
     bad = run("heldout4", str(tmp_path / "x"))
     assert bad.returncode == 2 and not (tmp_path / "x").exists()
     assert bad.stderr.strip().splitlines() == [

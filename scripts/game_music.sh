@@ -8,28 +8,33 @@
 #             warzone2100-music, asc-music (GPL-2+).
 #   heldout3  a third evaluation set, fixed after heldout2 had been measured and before any model was measured on it:
 #             supertux-data (music: GPL-2+), hedgewars-data (GPL-2).
+#   heldout4  a fourth, fixed at the start of session 17 before any model was measured on it: flare-game (CC-BY-SA-3.0+),
+#             marsshooter-data (music: CC-BY-SA-3.0), openclonk-data (music by K-Pone; Music.ocg/authors.txt).
 # Licences: /usr/share/doc/<pkg>/copyright in each package. The audio is never committed to this repository.
 # Needs apt-get, no root (`apt-get download` + `dpkg -x`). File names: <game>__<track>.<ext>, spaces as "_".
 # The folder appears only once every track is in it (built beside it, then renamed), so `make recipe` can test for it.
 #   scripts/game_music.sh train .cache/dance_rl/train_music     then  python -m dance_rl.train ... --set rl.music=DIR
 #   scripts/game_music.sh heldout heldout_music                 then  python -m dance_rl.compare --music heldout_music
 set -euo pipefail
-usage="usage: scripts/game_music.sh train|heldout|heldout2|heldout3 [OUT_DIR]"
+usage="usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4 [OUT_DIR]"
 set_name=${1:-}
-# package  folder under /usr/share/games  name prefix
+# package  folder under /usr/share  name prefix
 case "$set_name" in
-  train) tracks="extremetuxracer-data etr/music etr
-lincity-ng-data lincity-ng/music/default lincity" ;;
-  heldout) tracks="amoebax-data amoebax/music amoebax
-xmoto-data xmoto/Textures/Musics xmoto
-frozen-bubble-data frozen-bubble/snd frozen-bubble
-powermanga-data powermanga/sound/handheld_console powermanga" ;;
-  heldout2) tracks="warzone2100-music warzone2100/music warzone2100
-asc-music asc/music asc" ;;
-  heldout3) tracks="supertux-data supertux2/music supertux
-hedgewars-data hedgewars/Data/Music hedgewars" ;;
+  train) tracks="extremetuxracer-data games/etr/music etr
+lincity-ng-data games/lincity-ng/music/default lincity" ;;
+  heldout) tracks="amoebax-data games/amoebax/music amoebax
+xmoto-data games/xmoto/Textures/Musics xmoto
+frozen-bubble-data games/frozen-bubble/snd frozen-bubble
+powermanga-data games/powermanga/sound/handheld_console powermanga" ;;
+  heldout2) tracks="warzone2100-music games/warzone2100/music warzone2100
+asc-music games/asc/music asc" ;;
+  heldout3) tracks="supertux-data games/supertux2/music supertux
+hedgewars-data games/hedgewars/Data/Music hedgewars" ;;
+  heldout4) tracks="flare-game games/flare/mods/fantasycore/music flare
+marsshooter-data games/marsshooter/audio/music marsshooter
+openclonk-data games/openclonk/Music.ocg openclonk" ;;
   -h|--help) echo "$usage"; exit 0 ;;
-  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3; $usage" >&2; exit 2 ;;
+  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3, heldout4; $usage" >&2; exit 2 ;;
 esac
 out=$(realpath -m "${2:-${set_name}_music}")
 tmp=$(mktemp -d)
@@ -40,9 +45,9 @@ for deb in *.deb; do dpkg -x "$deb" x; done
 mkdir music
 while read -r _pkg dir prefix; do
   # every audio file under the folder (warzone2100 keeps its albums in subfolders)
-  find "x/usr/share/games/$dir" -type f \( -name '*.ogg' -o -name '*.opus' -o -name '*.mp3' \) -print0 |
+  find "x/usr/share/$dir" -type f \( -name '*.ogg' -o -name '*.opus' -o -name '*.mp3' \) -print0 |
     while IFS= read -r -d '' f; do
-      rel=${f#"x/usr/share/games/$dir/"}
+      rel=${f#"x/usr/share/$dir/"}
       name=${rel//\//_}
       cp "$f" "music/${prefix}__${name// /_}"
     done

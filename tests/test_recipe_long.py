@@ -88,8 +88,8 @@ def test_game_music_names_tracks_by_game_and_fills_the_folder_only_when_complete
     assert sorted(p.name for p in held.iterdir()) == ["asc__strike.mp3", "warzone2100__albums_one_track1.opus",
                                                       "warzone2100__menu.opus"]
     assert run("--help").stdout.startswith("usage: scripts/game_music.sh train|heldout|")
-    bad = run("heldout4", str(tmp_path / "x"))
+    bad = run("heldout9", str(tmp_path / "x"))
     assert bad.returncode == 2 and not (tmp_path / "x").exists()
     assert bad.stderr.strip().splitlines() == [
-        "scripts/game_music.sh: set 'heldout4' is not one of train, heldout, heldout2, heldout3; "
-        "usage: scripts/game_music.sh train|heldout|heldout2|heldout3 [OUT_DIR]"]
+        "scripts/game_music.sh: set 'heldout9' is not one of train, heldout, heldout2, heldout3, heldout4; "
+        "usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4 [OUT_DIR]"]

@@ -70,6 +70,10 @@ class ModelConfig:
     dropout: float = _f(_DEMO["dropout"], lo=0.0, hi=0.9, doc="dropout in attention and feed-forward layers "
                                                                "(from model.preset unless set)")
     cond_dim: int = _f(35, choices=(35, 4800), doc="35 = EDGE baseline librosa features, 4800 = Jukebox")
+    music_cmn: bool = _f(False, doc="subtract each window's mean MFCC and chroma before the music encoder (cepstral "
+                                    "mean normalisation: indifferent to gain, EQ and key; 35-d features only). On the "
+                                    "demo corpus it grounds the model on real songs but doubles its skating "
+                                    "(docs/results.md, session 17)")
     seq_len: int = _f(150, lo=8, doc="frames the model generates per window (150 = 5 s at 30 fps); "
                                      "must equal data.window_frames")
     nfeats: int = _f(151, choices=(151,), doc="motion features per frame (EDGE's layout: contacts, root position, "
@@ -532,6 +536,9 @@ def config_from_dict(raw: dict) -> Config:
     for k, v in MODEL_PRESETS[cfg.model.preset].items():
         if f"model.{k}" not in explicit:
             setattr(cfg.model, k, v)
+    if cfg.model.music_cmn and cfg.model.cond_dim != 35:
+        raise UserError(f"config key 'model.music_cmn': it needs the 35-d librosa features, not cond_dim="
+                        f"{cfg.model.cond_dim}; set model.music_cmn=false")
     if cfg.model.latent_dim % cfg.model.num_heads:
         raise UserError(f"config key 'model.num_heads': {cfg.model.num_heads} must divide model.latent_dim={cfg.model.latent_dim}")
     rewards = [f.name for f in dataclasses.fields(RewardsConfig)]

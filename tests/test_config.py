@@ -100,4 +100,7 @@ def test_model_spec_and_config_share_one_preset_table():
         assert ModelSpec.preset(name) == ModelSpec.from_config(cfg.model)
     assert ModelSpec() == ModelSpec.from_config(ModelConfig())  # the defaults are the config's
     spec = ModelSpec.from_config(load_config(overrides=["model.cond_dim=4800", "model.dropout=0.3"]).model)
-    assert (spec.cond_dim, spec.dropout) == (4800, 0.3)
+    assert (spec.cond_dim, spec.dropout, spec.music_cmn) == (4800, 0.3, False)
+    assert ModelSpec.from_config(load_config(overrides=["model.music_cmn=true"]).model).music_cmn
+    with pytest.raises(UserError, match="model.music_cmn.*cond_dim=4800; set model.music_cmn=false"):
+        load_config(overrides=["model.cond_dim=4800", "model.music_cmn=true"])

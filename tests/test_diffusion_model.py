@@ -199,3 +199,24 @@ def test_edge_normaliser_holding_an_sklearn_scaler_with_numpy_arrays(tmp_path, m
     _, normaliser = load_edge_checkpoint(tmp_path / "sk.pt")
     torch.testing.assert_close(normaliser.data_min, torch.tensor(lo, dtype=torch.float32))
     torch.testing.assert_close(normaliser.data_max, torch.tensor(hi, dtype=torch.float32))
+
+
+def test_music_cmn_ignores_each_windows_timbre_and_key_but_not_its_rhythm():
+    """Real songs differ from the synthesised corpus music in their mean MFCC and chroma (session 17): with music_cmn
+    those means are removed, so a constant gain/EQ/key offset changes nothing, while the onsets and beats still do."""
+    torch.manual_seed(0)
+    x, t = torch.randn(2, 150, 151), torch.tensor([10, 700])
+    c = torch.randn(2, 150, 35)
+    offset = torch.zeros(2, 1, 35)
+    offset[..., 1:33] = 40.0 * torch.randn(2, 1, 32)  # per window, constant over time: MFCC and chroma only
+    rhythm = c.clone()
+    rhythm[..., 0] += 3.0 * torch.rand(2, 150)  # a different onset envelope
+    for cmn in (True, False):
+        torch.manual_seed(1)
+        model = DanceDecoder(ModelSpec(**SMALL, music_cmn=cmn)).eval()
+        out = model(x, c, t)
+        moved = (model(x, c + offset, t) - out).abs().max()
+        assert (moved < 1e-4) if cmn else (moved > 1e-2)
+        assert (model(x, rhythm, t) - out).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="cond_dim=4800"):
+        DanceDecoder(ModelSpec(**SMALL, cond_dim=4800, music_cmn=True))

@@ -75,6 +75,18 @@ def test_every_source_resolves(tmp_path):
     assert resolve_source(tmp_path / "sweep") == trial / "checkpoint_000000" / "run.pt"
 
 
+def test_music_cmn_travels_with_the_checkpoint_and_older_files_load_without_it(tmp_path):
+    torch.manual_seed(0)
+    m = DanceDecoder(ModelSpec(latent_dim=16, ff_size=32, num_layers=1, num_heads=2, seq_len=30, music_cmn=True))
+    save_checkpoint(tmp_path / "cmn.pt", model=m, ema=m, optimizer=None,
+                    normalizer=Normalizer(-torch.ones(151), torch.ones(151)), config={}, step=1)
+    assert load_model(tmp_path / "cmn.pt")[0].spec.music_cmn is True
+    ckpt = torch.load(tmp_path / "cmn.pt", weights_only=True)
+    del ckpt["model_spec"]["music_cmn"]  # as demo_v2.pt and every file written before session 17
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt")[0].spec.music_cmn is False
+
+
 def test_a_run_that_never_stayed_within_the_guardrails_is_not_handed_out(tmp_path):
     base = _base(tmp_path / "base.pt")
     run = tmp_path / "hacked"

@@ -35,6 +35,7 @@ class ModelSpec:
     num_heads: int = _DEFAULT.num_heads
     dropout: float = _DEFAULT.dropout
     cond_dim: int = _DEFAULT.cond_dim
+    music_cmn: bool = _DEFAULT.music_cmn
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelSpec":
@@ -176,6 +177,19 @@ class DecoderStack(nn.Module):
         self.stack = nn.ModuleList(layers)
 
 
+def music_mean_normalized(cond: torch.Tensor) -> torch.Tensor:
+    """(B,T,35) features with each window's mean MFCC and chroma subtracted (cepstral mean normalisation).
+
+    Why: the demo corpus's music is synthesised, and real songs differ from it mostly in their average timbre and
+    key (per-window means several corpus SDs away): through the mean-pooled FiLM vector that pushes the demo model
+    into poses it never learnt (lying in the air, 1 m up; docs/results.md, session 17). Removing the means keeps the
+    changes within the window (what a dancer follows) and makes the model indifferent to gain, EQ and key; onset and
+    beat channels stay. Opt-in (model.music_cmn): on the demo corpus it grounds the model but doubles its skating.
+    """
+    spectral = cond[..., 1:33]
+    return torch.cat([cond[..., :1], spectral - spectral.mean(dim=-2, keepdim=True), cond[..., 33:]], dim=-1)
+
+
 class DanceDecoder(nn.Module):
     """x0-predicting denoiser, callable as ``model(x, cond, t)`` like EDGE's.
 
@@ -185,6 +199,8 @@ class DanceDecoder(nn.Module):
     def __init__(self, spec: ModelSpec | None = None, **kwargs):
         super().__init__()
         spec = spec or ModelSpec(**kwargs)
+        if spec.music_cmn and spec.cond_dim != 35:
+            raise ValueError(f"music_cmn needs the 35-d librosa features, not cond_dim={spec.cond_dim}")
         self.spec = spec
         d = spec.latent_dim
         self.rotary = RotaryEmbedding(d)
@@ -207,6 +223,8 @@ class DanceDecoder(nn.Module):
     # -- conditioning -----------------------------------------------------------------------------------------------
     def encode_music(self, cond: torch.Tensor, keep: torch.Tensor | None = None):
         """Music → (tokens (B,T,d), FiLM hidden (B,d)); rows with keep=False get the learned null embeddings."""
+        if self.spec.music_cmn:
+            cond = music_mean_normalized(cond)
         tokens = self.cond_encoder(self.cond_projection(cond))
         if keep is not None:
             tokens = torch.where(keep[:, None, None], tokens, self.null_cond_embed.to(tokens.dtype))

@@ -11,6 +11,13 @@ where the CI excludes 0; a last column gives the training mocap's means for scal
 per sample), pareto.png (physical error index vs motion magnitude, error bars, first model marked, the mocap as a
 cross or, off the axes, a note) and side_by_side.mp4 (the models dancing to the first clip, music muxed).
 Models: any source the model loader takes (base/EDGE/exported file, RLFT checkpoint, run, trial or sweep directory).
+
+    python -m dance_rl.compare --pool DIR DIR [...] --out DIR
+
+pools finished comparisons (e.g. one per held-out music set) into one table: the per-sample metrics of every run's
+compare.csv, paired as before, the bootstrap resampling the clips of all runs together. Every run must have the same
+baseline (first model, by name); the models present in every run are pooled. FID/Div are set-level and need the
+motions, which compare.csv does not keep: they are reported per run only.
 """
 from __future__ import annotations
 
@@ -390,12 +397,86 @@ def run(args, cfg, log=print) -> Path:
     return out
 
 
+def pool(run_dirs: list[str], out: str, n_boot: int = 2000) -> Path:
+    """Pool finished comparisons (their compare.csv) into compare.md / compare.json in ``out`` (see the module doc)."""
+    import csv
+
+    from dance_rl.eval.paired import PER_SAMPLE, compare_models
+    from dance_rl.eval.report import jsonable
+
+    out_dir = Path(out)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UserError(f"--out {out_dir}: exists and is not empty; choose a new folder")
+    if len(run_dirs) < 2:
+        raise UserError("--pool: give at least two comparison folders (written by python -m dance_rl.compare)")
+    runs = []
+    for d in run_dirs:
+        path = Path(d) / "compare.csv"
+        if not path.is_file():
+            raise UserError(f"--pool {d}: no compare.csv in it; give folders written by python -m dance_rl.compare")
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        names = list(dict.fromkeys(r["model"] for r in rows))
+        if not names:
+            raise UserError(f"--pool {path}: holds no samples; give folders written by python -m dance_rl.compare")
+        runs.append((d, names, rows))
+    baseline = runs[0][1][0]
+    for d, names, _ in runs:
+        if names[0] != baseline:
+            raise UserError(f"--pool {d}: its baseline is '{names[0]}', not '{baseline}'; pool runs that share the "
+                            "first model")
+    models = [n for n in runs[0][1] if all(n in names for _, names, _ in runs)]
+    if len(models) < 2:
+        raise UserError(f"--pool: no model besides the baseline '{baseline}' is in every run; compare the same "
+                        "models on every set")
+    by_model: dict[str, list[dict]] = {n: [] for n in models}
+    groups: list[str] = []
+    for i, (d, _, rows) in enumerate(runs):
+        keyed = {(r["model"], r["clip"], r["seed"]): r for r in rows}
+        samples = [(c, s) for m, c, s in keyed if m == baseline]
+        for n in models:
+            if any((n, c, s) not in keyed for c, s in samples):
+                raise UserError(f"--pool {d}: model '{n}' lacks some of the baseline's samples; is compare.csv "
+                                "complete?")
+            by_model[n] += [{k: _float(keyed[(n, c, s)].get(k)) for k in PER_SAMPLE} for c, s in samples]
+        groups += [f"{i}:{c}" for c, _ in samples]
+    comparison = compare_models(by_model, groups, reference=None, n_boot=n_boot)
+    clips = len(set(groups))
+    header = ["# Pooled paired comparison", "",
+              f"{len(runs)} comparisons, {clips} music clips, {len(groups)} paired samples; the CIs resample the "
+              "clips of all of them together. FID/Div are not pooled (set-level): see each run.", "",
+              "Runs: " + "; ".join(f"{d} ({sum(1 for g in groups if g.startswith(f'{i}:'))} samples)"
+                                   for i, (d, _, _) in enumerate(runs)), ""]
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        (tmp / "compare.md").write_text(markdown(comparison, models, header) + "\n")
+        (tmp / "compare.json").write_text(json.dumps(jsonable({
+            "models": [{"name": n} for n in models], "pooled": [str(d) for d, _, _ in runs], "clips": clips,
+            "metrics": comparison}), indent=2))
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from dance_rl.config import add_config_args
 
     p = argparse.ArgumentParser(prog="python -m dance_rl.compare", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--models", nargs="+", default=[], help="model sources; the first is the baseline")
+    p.add_argument("--pool", nargs="+", default=[], metavar="DIR",
+                   help="pool finished comparisons (their compare.csv) instead of sampling; no --models")
     p.add_argument("--music", default="demo-test", help="folder of audio files, or demo-test (data.source's test split)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of every clip (default 10)")
     p.add_argument("--seeds", type=int, default=2, help="noise seeds per clip (default 2)")
@@ -424,6 +505,13 @@ def main(argv=None) -> int:
     from dance_rl.config import load_config
 
     args = build_parser().parse_args(argv)
+    if args.pool:
+        if args.models:
+            raise UserError("--pool and --models: pooling reads finished comparisons; give one or the other")
+        out = pool(args.pool, args.out, n_boot=args.n_boot)
+        print((out / "compare.md").read_text())
+        print(f"wrote {out}/compare.md, compare.json")
+        return 0
     cfg = load_config(args.config, args.overrides)
     out = run(args, cfg, log=lambda m: print(m, file=sys.stderr))
     print((out / "compare.md").read_text())

@@ -12,13 +12,15 @@
 #             marsshooter-data (music: CC-BY-SA-3.0), openclonk-data (music by K-Pone; Music.ocg/authors.txt).
 #   heldout5  a fifth, fixed in session 17 after heldout4 had been measured and before any model was measured on it:
 #             supertuxkart-data, widelands-data (GPL-2+; supertuxkart's tracks: data/music/*.music name the licences).
+#   heldout6  a sixth, fixed in session 17 after heldout5 had been measured and before any model was measured on it:
+#             warmux-data (GPL-2+), scorched3d-data (music loops; 16 tracks together).
 # Licences: /usr/share/doc/<pkg>/copyright in each package. The audio is never committed to this repository.
 # Needs apt-get, no root (`apt-get download` + `dpkg -x`). File names: <game>__<track>.<ext>, spaces as "_".
 # The folder appears only once every track is in it (built beside it, then renamed), so `make recipe` can test for it.
 #   scripts/game_music.sh train .cache/dance_rl/train_music     then  python -m dance_rl.train ... --set rl.music=DIR
 #   scripts/game_music.sh heldout heldout_music                 then  python -m dance_rl.compare --music heldout_music
 set -euo pipefail
-usage="usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4|heldout5 [OUT_DIR]"
+usage="usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4|heldout5|heldout6 [OUT_DIR]"
 set_name=${1:-}
 # package  folder under /usr/share  name prefix
 case "$set_name" in
@@ -37,8 +39,10 @@ marsshooter-data games/marsshooter/audio/music marsshooter
 openclonk-data games/openclonk/Music.ocg openclonk" ;;
   heldout5) tracks="supertuxkart-data games/supertuxkart/data/music supertuxkart
 widelands-data games/widelands/data/music widelands" ;;
+  heldout6) tracks="warmux-data games/warmux/music warmux
+scorched3d-data games/scorched3d/data/globalmods/none/data/music scorched3d" ;;
   -h|--help) echo "$usage"; exit 0 ;;
-  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3, heldout4, heldout5; $usage" >&2; exit 2 ;;
+  *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3, heldout4, heldout5, heldout6; $usage" >&2; exit 2 ;;
 esac
 out=$(realpath -m "${2:-${set_name}_music}")
 tmp=$(mktemp -d)

@@ -91,5 +91,5 @@ def test_game_music_names_tracks_by_game_and_fills_the_folder_only_when_complete
     bad = run("heldout9", str(tmp_path / "x"))
     assert bad.returncode == 2 and not (tmp_path / "x").exists()
     assert bad.stderr.strip().splitlines() == [
-        "scripts/game_music.sh: set 'heldout9' is not one of train, heldout, heldout2, heldout3, heldout4, heldout5; "
-        "usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4|heldout5 [OUT_DIR]"]
+        "scripts/game_music.sh: set 'heldout9' is not one of train, heldout, heldout2, heldout3, heldout4, heldout5, heldout6; "
+        "usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4|heldout5|heldout6 [OUT_DIR]"]

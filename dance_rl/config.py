@@ -308,6 +308,11 @@ class RLConfig:
     music_with_corpus: bool = _f(False, doc="with rl.music: draw from its windows and data.source's training music "
                                             "together (the demo base floats on most real songs and skates on the "
                                             "corpus's music; the updates see both failure modes)")
+    music_shift: float = _f(0.0, lo=0.0, doc="with rl.music: every other song window gets a constant offset on its MFCC "
+                                             "and chroma, N(0, (music_shift x SD)^2) per channel, SD = the spread of "
+                                             "the songs' window means. Unfamiliar timbre and key are what throw the "
+                                             "demo base into the poses it fails on (docs/results.md, session 17); "
+                                             "this way the updates see them. 0 = off")
     base_checkpoint: str = _f("", doc="model to fine-tune: any model source (file, RLFT checkpoint, run/trial/sweep "
                                       "directory); '' = the cached demo base model, built if missing")
     eval_every: int = _f(0, lo=0, doc="held-out evaluation (eval.*) every N iterations; 0 = only at the end")
@@ -566,6 +571,9 @@ def config_from_dict(raw: dict) -> Config:
     if cfg.rl.algorithm == "draft" and cfg.rl.placebo:
         raise UserError("config key 'rl.placebo': the placebo replaces policy-gradient advantages; rl.algorithm=draft "
                         "uses none (set rl.placebo=false, or a reinforce/ppo_clip algorithm)")
+    if cfg.rl.music_shift > 0 and not cfg.rl.music:
+        raise UserError("config key 'rl.music_shift': shifts rl.music's song windows, but rl.music is empty; set "
+                        "rl.music=DIR or rl.music_shift=0")
     if cfg.rl.music_with_corpus and not cfg.rl.music:
         raise UserError("config key 'rl.music_with_corpus': mixes rl.music's songs with the corpus's music, but "
                         "rl.music is empty; set rl.music to a folder of songs (scripts/game_music.sh train)")

@@ -172,3 +172,29 @@ def test_rl_music_with_corpus_needs_rl_music():
 
     with pytest.raises(UserError, match=r"^config key 'rl.music_with_corpus': .*set rl.music to a folder"):
         load_config(None, ["rl.music_with_corpus=true"])
+
+
+def test_rl_music_shift_offsets_every_other_song_window_in_timbre_and_key_only(tmp_path):
+    """rl.music_shift: windows 1, 3, ... get one constant offset per MFCC/chroma channel (scaled by the spread of the
+    windows' means); onsets, beats and the other windows stay bit for bit, and the draw is the seed's."""
+    from dance_rl.cluster.inputs import load_conditions
+    from dance_rl.config import load_config
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    save_wav(songs / "tune.wav", synthesize_music(None, 128.0, 10.0, sr=22050, seed=3), 22050)
+    base = [f"rl.music={songs}", f"data.cache_dir={tmp_path / 'cache'}"]
+    plain, _ = load_conditions(load_config(None, base), log=lambda *_: None)
+    lines: list = []
+    shifted, keys = load_conditions(load_config(None, [*base, "rl.music_shift=3"]), log=lines.append)
+    assert keys == ["tune@0s", "tune@2.5s~shift", "tune@5s"] and "1 of them with their MFCC and chroma" in lines[1]
+    np.testing.assert_array_equal(shifted[[0, 2]], plain[[0, 2]])
+    d = shifted[1] - plain[1]
+    np.testing.assert_array_equal(d[:, [0, 33, 34]], 0.0)  # onset envelope, onset peaks, beats
+    np.testing.assert_allclose(d[1:, 1:33], np.broadcast_to(d[:1, 1:33], d[1:, 1:33].shape), atol=1e-3)  # constant
+    spread = plain[:, :, 1:33].mean(axis=1).std(axis=0)
+    assert np.abs(d[0, 1:33]).max() > 0.5 * 3 * spread.max()  # ~3 SD: the shift is not a rounding error
+    again, _ = load_conditions(load_config(None, [*base, "rl.music_shift=3"]), log=lambda *_: None)
+    np.testing.assert_array_equal(again, shifted)
+    with pytest.raises(UserError, match=r"^config key 'rl.music_shift': .*set rl.music=DIR or rl.music_shift=0"):
+        load_config(None, ["rl.music_shift=1"])

@@ -49,11 +49,29 @@ def load_conditions(cfg, split: str = "train", log=print) -> tuple[np.ndarray, l
                                      frames, max(1, frames // 2))
         songs = len({k.rsplit("@", 1)[0] for k in keys})
         log(f"{len(keys)} music windows from {songs} songs in rl.music={cfg.rl.music}")
+        if cfg.rl.music_shift > 0:
+            music, keys = shift_timbre(music, keys, cfg.rl.music_shift, seed=cfg.rl.seed)
+            log(f"{len(keys) // 2} of them with their MFCC and chroma shifted (rl.music_shift={cfg.rl.music_shift:g} SD)")
         if cfg.rl.music_with_corpus:
             corpus, corpus_keys = _corpus_windows(cfg, split, log)
             music, keys = np.concatenate([music, corpus]), [*keys, *corpus_keys]
         return music, keys
     return _corpus_windows(cfg, split, log)
+
+
+def shift_timbre(music: np.ndarray, keys: list[str], sds: float, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Every other window (N, T, 35) with a constant offset on its MFCC and chroma (channels 1-32): N(0, (sds x SD)^2)
+    per channel, SD = the spread of the windows' means over the set. Onsets and beats are left as they are; shifted
+    keys end in "~shift". Why: rl.music_shift."""
+    from dance_rl.music.features import CHROMA, MFCC
+
+    spectral = slice(MFCC.start, CHROMA.stop)
+    out = np.array(music, dtype=np.float32, copy=True)
+    sd = out[:, :, spectral].mean(axis=1).std(axis=0)
+    rng = np.random.default_rng(seed)
+    picked = np.arange(1, len(out), 2)
+    out[picked, :, spectral] += (sds * sd * rng.standard_normal((len(picked), sd.size)))[:, None, :].astype(np.float32)
+    return out, [f"{k}~shift" if i % 2 else k for i, k in enumerate(keys)]
 
 
 def _corpus_windows(cfg, split: str, log) -> tuple[np.ndarray, list[str]]:

@@ -186,7 +186,7 @@ def music_mean_normalized(cond: torch.Tensor) -> torch.Tensor:
     changes within the window (what a dancer follows) and makes the model indifferent to gain, EQ and key; onset and
     beat channels stay. Opt-in (model.music_cmn): on the demo corpus it grounds the model but doubles its skating.
     """
-    spectral = cond[..., 1:33]
+    spectral = cond[..., 1:33]  # music/features.py's layout: 0 onsets | 1-20 MFCC | 21-32 chroma | 33-34 peaks, beats
     return torch.cat([cond[..., :1], spectral - spectral.mean(dim=-2, keepdim=True), cond[..., 33:]], dim=-1)
 
 

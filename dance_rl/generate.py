@@ -64,7 +64,8 @@ def generate_motion(model, normalizer, music: np.ndarray, *, steps: int = 50, et
 
     n = music.shape[0]
     seq = model.spec.seq_len
-    windows = split_windows(torch.as_tensor(music, dtype=torch.float32), seq, seq // 2).to(model_device(model))
+    # a copy: music from Ray's object store is read-only, which torch.as_tensor warns about
+    windows = split_windows(torch.tensor(np.asarray(music), dtype=torch.float32), seq, seq // 2).to(model_device(model))
     gen = torch.Generator().manual_seed(seed)
     # FGD guidance differentiates through FK, so it cannot run under inference_mode (no_grad is enough).
     with (torch.no_grad() if fgd_guidance else torch.inference_mode()), autocast(model_device(model), precision):

@@ -85,3 +85,18 @@ def test_bad_checkpoint_and_lengths_exit_2(assets, tmp_path, capsys):
     assert "longer than the song" in capsys.readouterr().err
     assert cli_main(generate.main, ["--checkpoint", str(assets / "ck.pt"), "--seconds", "2"] + base) == 2
     assert not out.exists()
+
+
+def test_generate_motion_takes_read_only_music_silently(assets):
+    """Music from Ray's object store is read-only; sampling must neither warn about it nor write into it."""
+    import warnings
+
+    from dance_rl.diffusion.checkpoint import load_model
+
+    model, norm, _ = load_model(assets / "ck.pt")
+    music = np.random.default_rng(0).normal(size=(150, 35)).astype(np.float32)
+    music.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = generate.generate_motion(model, norm, music, steps=2, seed=0)
+    assert out["joints"].shape == (150, 24, 3) and np.isfinite(out["joints"]).all()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import zlib
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from dance_rl.errors import UserError, cli_main
+from dance_rl.fileio import atomic_dir
 
 FPS = 30
 
@@ -340,9 +340,7 @@ def run(args, cfg, log=print) -> Path:
     from dance_rl.eval.paired import compare_models, public_row
     from dance_rl.eval.report import EvalOptions, jsonable, rows_to_csv
 
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"--out {out}: exists and is not empty; choose a new folder")
+    out = _new_out(args.out)
     if args.seeds < 1 or args.num_clips < 1 or args.seconds <= 0:
         raise UserError("--seeds and --num-clips must be >= 1 and --seconds > 0")
     from dance_rl.diffusion.device import resolve_device, resolve_precision
@@ -376,8 +374,7 @@ def run(args, cfg, log=print) -> Path:
               f"{len(reference['kinetic'])} training-mocap windows ({cfg.data.source}).", "",
               "Models: " + "; ".join(f"**{n}** = {c['source']}" for n, c in zip(models.names, models.cards)), ""]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+    with atomic_dir(out) as tmp:
         (tmp / "compare.md").write_text(markdown(comparison, models.names, header, mocap) + "\n")
         (tmp / "compare.json").write_text(json.dumps(jsonable({
             "models": [{"name": n, "card": {k: v for k, v in c.items() if k not in ("config", "history")}}
@@ -389,11 +386,6 @@ def run(args, cfg, log=print) -> Path:
         pareto_plot(comparison, models.names, tmp / "pareto.png", mocap=mocap)
         if not args.no_video:
             side_by_side({n: kept[n][0] for n in models.names}, clips[0], tmp / "side_by_side.mp4", args.seconds)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -404,9 +396,7 @@ def pool(run_dirs: list[str], out: str, n_boot: int = 2000) -> Path:
     from dance_rl.eval.paired import PER_SAMPLE, compare_models
     from dance_rl.eval.report import jsonable
 
-    out_dir = Path(out)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise UserError(f"--out {out_dir}: exists and is not empty; choose a new folder")
+    out_dir = _new_out(out)
     if len(run_dirs) < 2:
         raise UserError("--pool: give at least two comparison folders (written by python -m dance_rl.compare)")
     runs = []
@@ -448,18 +438,21 @@ def pool(run_dirs: list[str], out: str, n_boot: int = 2000) -> Path:
               "Runs: " + "; ".join(f"{d} ({sum(1 for g in groups if g.startswith(f'{i}:'))} samples)"
                                    for i, (d, _, _) in enumerate(runs)), ""]
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    with atomic_dir(out_dir) as tmp:
         (tmp / "compare.md").write_text(markdown(comparison, models, header) + "\n")
         (tmp / "compare.json").write_text(json.dumps(jsonable({
             "models": [{"name": n} for n in models], "pooled": [str(d) for d, _, _ in runs], "clips": clips,
             "metrics": comparison}), indent=2))
-        if out_dir.exists():
-            out_dir.rmdir()
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
+
+
+def _new_out(out: str) -> Path:
+    """--out as a Path, refused (one line) unless it is new or an empty folder: results are written beside it and
+    renamed into place (fileio.atomic_dir), never into a folder that holds something else."""
+    path = Path(out)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"--out {path}: exists and is not empty; choose a new folder")
+    return path
 
 
 def _float(v) -> float:

@@ -22,25 +22,25 @@
 set -euo pipefail
 usage="usage: scripts/game_music.sh train|heldout|heldout2|heldout3|heldout4|heldout5|heldout6 [OUT_DIR]"
 set_name=${1:-}
-# package  folder under /usr/share  name prefix
+# package  folder under /usr/share/games  name prefix
 case "$set_name" in
-  train) tracks="extremetuxracer-data games/etr/music etr
-lincity-ng-data games/lincity-ng/music/default lincity" ;;
-  heldout) tracks="amoebax-data games/amoebax/music amoebax
-xmoto-data games/xmoto/Textures/Musics xmoto
-frozen-bubble-data games/frozen-bubble/snd frozen-bubble
-powermanga-data games/powermanga/sound/handheld_console powermanga" ;;
-  heldout2) tracks="warzone2100-music games/warzone2100/music warzone2100
-asc-music games/asc/music asc" ;;
-  heldout3) tracks="supertux-data games/supertux2/music supertux
-hedgewars-data games/hedgewars/Data/Music hedgewars" ;;
-  heldout4) tracks="flare-game games/flare/mods/fantasycore/music flare
-marsshooter-data games/marsshooter/audio/music marsshooter
-openclonk-data games/openclonk/Music.ocg openclonk" ;;
-  heldout5) tracks="supertuxkart-data games/supertuxkart/data/music supertuxkart
-widelands-data games/widelands/data/music widelands" ;;
-  heldout6) tracks="warmux-data games/warmux/music warmux
-scorched3d-data games/scorched3d/data/globalmods/none/data/music scorched3d" ;;
+  train) tracks="extremetuxracer-data etr/music etr
+lincity-ng-data lincity-ng/music/default lincity" ;;
+  heldout) tracks="amoebax-data amoebax/music amoebax
+xmoto-data xmoto/Textures/Musics xmoto
+frozen-bubble-data frozen-bubble/snd frozen-bubble
+powermanga-data powermanga/sound/handheld_console powermanga" ;;
+  heldout2) tracks="warzone2100-music warzone2100/music warzone2100
+asc-music asc/music asc" ;;
+  heldout3) tracks="supertux-data supertux2/music supertux
+hedgewars-data hedgewars/Data/Music hedgewars" ;;
+  heldout4) tracks="flare-game flare/mods/fantasycore/music flare
+marsshooter-data marsshooter/audio/music marsshooter
+openclonk-data openclonk/Music.ocg openclonk" ;;
+  heldout5) tracks="supertuxkart-data supertuxkart/data/music supertuxkart
+widelands-data widelands/data/music widelands" ;;
+  heldout6) tracks="warmux-data warmux/music warmux
+scorched3d-data scorched3d/data/globalmods/none/data/music scorched3d" ;;
   -h|--help) echo "$usage"; exit 0 ;;
   *) echo "scripts/game_music.sh: set '$set_name' is not one of train, heldout, heldout2, heldout3, heldout4, heldout5, heldout6; $usage" >&2; exit 2 ;;
 esac
@@ -53,9 +53,9 @@ for deb in *.deb; do dpkg -x "$deb" x; done
 mkdir music
 while read -r _pkg dir prefix; do
   # every audio file under the folder (warzone2100 keeps its albums in subfolders)
-  find "x/usr/share/$dir" -type f \( -name '*.ogg' -o -name '*.opus' -o -name '*.mp3' \) -print0 |
+  find "x/usr/share/games/$dir" -type f \( -name '*.ogg' -o -name '*.opus' -o -name '*.mp3' \) -print0 |
     while IFS= read -r -d '' f; do
-      rel=${f#"x/usr/share/$dir/"}
+      rel=${f#"x/usr/share/games/$dir/"}
       name=${rel//\//_}
       cp "$f" "music/${prefix}__${name// /_}"
     done

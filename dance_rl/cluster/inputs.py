@@ -63,14 +63,13 @@ def shift_timbre(music: np.ndarray, keys: list[str], sds: float, seed: int = 0) 
     """Every other window (N, T, 35) with a constant offset on its MFCC and chroma (channels 1-32): N(0, (sds x SD)^2)
     per channel, SD = the spread of the windows' means over the set. Onsets and beats are left as they are; shifted
     keys end in "~shift". Why: rl.music_shift."""
-    from dance_rl.music.features import CHROMA, MFCC
+    from dance_rl.music.features import SPECTRAL
 
-    spectral = slice(MFCC.start, CHROMA.stop)
     out = np.array(music, dtype=np.float32, copy=True)
-    sd = out[:, :, spectral].mean(axis=1).std(axis=0)
+    sd = out[:, :, SPECTRAL].mean(axis=1).std(axis=0)
     rng = np.random.default_rng(seed)
     picked = np.arange(1, len(out), 2)
-    out[picked, :, spectral] += (sds * sd * rng.standard_normal((len(picked), sd.size)))[:, None, :].astype(np.float32)
+    out[picked, :, SPECTRAL] += (sds * sd * rng.standard_normal((len(picked), sd.size)))[:, None, :].astype(np.float32)
     return out, [f"{k}~shift" if i % 2 else k for i, k in enumerate(keys)]
 
 

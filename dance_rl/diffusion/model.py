@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dance_rl.config import MODEL_PRESETS, ModelConfig
+from dance_rl.music.features import SPECTRAL
 
 _DEFAULT = ModelConfig()  # the demo preset: the config tree is the one source of sizes and presets
 
@@ -186,8 +187,9 @@ def music_mean_normalized(cond: torch.Tensor) -> torch.Tensor:
     changes within the window (what a dancer follows) and makes the model indifferent to gain, EQ and key; onset and
     beat channels stay. Opt-in (model.music_cmn): on the demo corpus it grounds the model but doubles its skating.
     """
-    spectral = cond[..., 1:33]  # music/features.py's layout: 0 onsets | 1-20 MFCC | 21-32 chroma | 33-34 peaks, beats
-    return torch.cat([cond[..., :1], spectral - spectral.mean(dim=-2, keepdim=True), cond[..., 33:]], dim=-1)
+    spectral = cond[..., SPECTRAL]
+    return torch.cat([cond[..., :SPECTRAL.start], spectral - spectral.mean(dim=-2, keepdim=True),
+                      cond[..., SPECTRAL.stop:]], dim=-1)
 
 
 class DanceDecoder(nn.Module):

@@ -27,6 +27,7 @@ DEFAULT_START_BPM = 120.0  # librosa's default prior when the music's tempo is u
 ONSET_ENV = slice(0, 1)
 MFCC = slice(1, 21)
 CHROMA = slice(21, 33)
+SPECTRAL = slice(MFCC.start, CHROMA.stop)  # timbre and key: what model.music_cmn and rl.music_shift act on
 PEAK = 33
 BEAT = 34
 
